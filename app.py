@@ -1,0 +1,102 @@
+"""signbridge: Chalice wiring only. Each handler parses its trigger, calls one function in
+chalicelib and shapes the response. Heavy libraries (DocuSign SDK, Jinja2, cn2an) load inside the
+functions that need them, never here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Cron, Rate, Response
+
+from chalicelib.config import jobs_queue_name
+from chalicelib.http import api_route, header, json_response
+from chalicelib.observability import logger
+
+app = Chalice(app_name="signbridge")
+app.log.setLevel("INFO")
+
+WEBHOOK_CONTENT_TYPES = [
+    "application/json", "text/xml", "application/xml", "application/soap+xml",
+    "application/x-www-form-urlencoded", "text/plain",
+]
+
+
+def _request_url() -> str:
+    request = app.current_request
+    host = header(request.headers, "host") or "localhost"
+    proto = header(request.headers, "x-forwarded-proto") or "https"
+    stage = request.context.get("stage", "")
+    prefix = f"/{stage}" if stage and stage != "api" and "execute-api" in host else ""
+    query = "&".join(f"{k}={v}" for k, v in (request.query_params or {}).items())
+    return f"{proto}://{host}{prefix}{request.context.get('path', '')}" + (f"?{query}" if query else "")
+
+
+def _tenant() -> str:
+    from chalicelib.api import tenant_from_authorization
+
+    return tenant_from_authorization(header(app.current_request.headers, "authorization"))
+
+
+@app.route("/health", methods=["GET"])
+@api_route
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@app.route("/v1/webhooks/{source_id}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+@api_route
+def crm_webhook(source_id: str) -> Response:
+    from chalicelib.intake.base import InboundRequest
+    from chalicelib.intake.service import receive_webhook
+
+    request = app.current_request
+    result = receive_webhook(source_id, InboundRequest(
+        method=request.method, url=_request_url(), headers=dict(request.headers),
+        raw_body=request.raw_body or b"", query=dict(request.query_params or {}),
+    ))
+    if result.content_type == "application/json":
+        return json_response(result.body, result.status)
+    return Response(body=result.body, status_code=result.status, headers={"Content-Type": result.content_type})
+
+
+@app.route("/v1/esign/docusign/connect", methods=["POST"], content_types=["application/json", "text/plain"])
+@api_route
+def docusign_connect() -> Response:
+    from chalicelib.jobs.connect_listener import receive_connect
+
+    request = app.current_request
+    status, body = receive_connect(dict(request.headers), request.raw_body or b"")
+    return json_response(body, status)
+
+
+@app.route("/v1/contracts/{contract_id}", methods=["GET"])
+@api_route
+def get_contract(contract_id: str) -> dict[str, Any]:
+    from chalicelib.api import get_contract as contract_detail
+
+    return contract_detail(_tenant(), contract_id)
+
+
+@app.on_sqs_message(queue=jobs_queue_name(), batch_size=1)
+def process_job(event: Any) -> None:
+    from chalicelib.jobs.runner import handle
+
+    for record in event:
+        handle(record.body)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="hourly_reminders")
+def hourly_reminders(event: Any) -> dict[str, Any]:
+    from chalicelib.reminders.sending import run_due
+
+    return run_due(event.to_dict().get("time"))
+
+
+@app.schedule(Cron(30, 2, "*", "*", "?", "*"), name="daily_reconcile")
+def daily_reconcile(event: Any) -> dict[str, Any]:
+    from chalicelib.jobs.reconcile import run as reconcile
+
+    return reconcile(event.to_dict().get("time"))
+
+
+logger.debug("app loaded")

@@ -1,0 +1,75 @@
+"""The public API's read side and its authentication: API keys map to one tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.store import contracts as store
+from chalicelib.store.models import ContractRecord, EventRecord
+from chalicelib.store.registry import tenant_for_api_key
+
+
+def tenant_from_authorization(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    tenant_id = tenant_for_api_key(authorization[7:].strip())
+    if tenant_id is None:
+        raise Unauthorized("unknown API key")
+    return tenant_id
+
+
+def load_contract(tenant_id: str, contract_id: str) -> ContractRecord:
+    record = store.find_contract(tenant_id, contract_id)
+    if record is None:  # another tenant's contract looks exactly like a missing one
+        raise NotFound(f"no contract {contract_id!r}")
+    return record
+
+
+def contract_view(record: ContractRecord, events: list[EventRecord] | None = None) -> dict[str, Any]:
+    document = record.document or {}
+    view: dict[str, Any] = {
+        "contract_id": record.contract_id,
+        "status": record.status,
+        "status_reason": record.status_reason,
+        "type": record.contract_type,
+        "number": record.number,
+        "title": document.get("title"),
+        "crm_record_id": record.crm_record_id,
+        "source_id": record.source_id,
+        "locale": record.locale,
+        "currency": document.get("currency"),
+        "amount": document.get("amount"),
+        "effective_date": document.get("effective_date"),
+        "end_date": document.get("end_date"),
+        "envelope_id": record.envelope_id,
+        "signers": [
+            {"position": int(s.position), "name": s.name, "email": s.email, "routing_order": int(s.routing_order),
+             "delivery": s.delivery, "status": s.status, "signed_at": s.signed_at,
+             "declined_reason": s.declined_reason}
+            for s in record.signers
+        ],
+        "documents": {
+            "rendered": _doc(record.rendered),
+            "signed": _doc(record.signed),
+        },
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
+    if events is not None:
+        view["timeline"] = [
+            {"type": e.type, "at": e.at.isoformat(), "status": e.status, "detail": e.detail or {}}
+            for e in events
+        ]
+    return view
+
+
+def _doc(ref: Any) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {"sha256": ref.sha256, "template_version": ref.template_version}
+
+
+def get_contract(tenant_id: str, contract_id: str) -> dict[str, Any]:
+    record = load_contract(tenant_id, contract_id)
+    return contract_view(record, store.timeline(tenant_id, contract_id))

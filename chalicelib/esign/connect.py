@@ -1,0 +1,91 @@
+"""DocuSign Connect (JSON SIM): HMAC check on the raw body and parsing into a small value object.
+Pure: no SDK, no AWS."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import MalformedBody, Unauthorized
+
+# Envelope events that move the contract, and the status each one means.
+ENVELOPE_EVENT_STATUS = {
+    "envelope-sent": "sent",
+    "envelope-delivered": "delivered",
+    "envelope-completed": "completed",
+    "envelope-declined": "declined",
+    "envelope-voided": "voided",
+}
+# A recipient's progress only ever goes up this ladder (out-of-order messages are ignored).
+RECIPIENT_RANK = {"created": 0, "sent": 1, "delivered": 2, "autoresponded": 2, "signed": 3, "completed": 3,
+                  "declined": 4}
+
+
+def verify_hmac(keys: Sequence[str], headers: Mapping[str, str], raw_body: bytes) -> None:
+    """Accepts the message if any X-DocuSign-Signature-N matches any of our Connect keys (rotation)."""
+    signatures = [v for k, v in headers.items() if k.lower().startswith("x-docusign-signature-")]
+    if not signatures:
+        raise Unauthorized("missing X-DocuSign-Signature header")
+    for key in keys:
+        expected = base64.b64encode(hmac.new(key.encode(), raw_body, hashlib.sha256).digest()).decode()
+        if any(hmac.compare_digest(expected, sig.strip()) for sig in signatures):
+            return
+    raise Unauthorized("Connect signature does not match")
+
+
+@dataclass(frozen=True)
+class ConnectMessage:
+    event: str
+    envelope_id: str
+    generated_at: str  # generatedDateTime, ISO (compared as text: DocuSign's format is fixed-width UTC)
+    recipient_id: str | None
+    envelope_status: str | None
+    contract_id: str | None
+    tenant_id: str | None
+    voided_reason: str | None
+    recipients: tuple[Mapping[str, Any], ...]
+    retry_count: int
+
+    @property
+    def dedupe_key(self) -> str:
+        # DocuSign sends no event id: this triple identifies one message across its retries.
+        return f"connect#{self.envelope_id}#{self.event}#{self.recipient_id or '-'}#{self.generated_at}"
+
+    @property
+    def contract_status(self) -> str | None:
+        return ENVELOPE_EVENT_STATUS.get(self.event)
+
+
+def parse_message(raw_body: bytes) -> ConnectMessage:
+    try:
+        body = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MalformedBody("Connect message is not JSON (configure eventData.format=json)") from err
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise MalformedBody("Connect message has no data object")
+    data = body["data"]
+    summary = data.get("envelopeSummary") or {}
+    envelope_id = data.get("envelopeId") or summary.get("envelopeId")
+    event = body.get("event")
+    if not envelope_id or not event:
+        raise MalformedBody("Connect message lacks event or data.envelopeId")
+    fields = {f.get("name"): f.get("value")
+              for f in ((summary.get("customFields") or {}).get("textCustomFields") or []) if isinstance(f, dict)}
+    signers = (summary.get("recipients") or {}).get("signers") or []
+    return ConnectMessage(
+        event=str(event),
+        envelope_id=str(envelope_id),
+        generated_at=str(body.get("generatedDateTime") or ""),
+        recipient_id=str(data["recipientId"]) if data.get("recipientId") else None,
+        envelope_status=(summary.get("status") or None),
+        contract_id=fields.get("contractId"),
+        tenant_id=fields.get("tenantId"),
+        voided_reason=summary.get("voidedReason"),
+        recipients=tuple(s for s in signers if isinstance(s, dict)),
+        retry_count=int(body.get("retryCount") or 0),
+    )

@@ -1,0 +1,313 @@
+"""Envelopes through the official docusign-esign SDK. The SDK is imported inside functions only:
+it costs ~0.6 s to import (2-3 s without bytecode) and the webhook handler never needs it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from chalicelib.config import settings
+from chalicelib.errors import RetryableError
+from chalicelib.esign.auth import DocuSignAuthError, DocuSignSession, forget_session, get_session
+from chalicelib.observability import logger
+
+REQUEST_TIMEOUT = (3.05, 20.0)  # the SDK has no default timeout: always pass one
+CONTRACT_ID_FIELD = "contractId"
+TENANT_ID_FIELD = "tenantId"
+CONNECT_EVENTS = (
+    "envelope-sent", "envelope-delivered", "envelope-completed", "envelope-declined", "envelope-voided",
+    "recipient-sent", "recipient-delivered", "recipient-completed", "recipient-declined",
+)
+# Errors DocuSign answers with 400 that are about load, not about our data: retry them.
+RATE_LIMIT_CODES = frozenset({
+    "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+    "HOURLY_APIINVOCATION_ENVELOPE_LIMIT_EXCEEDED",
+    "BURST_APIINVOCATION_ENVELOPE_LIMIT_EXCEEDED",
+    "BURST_APIINVOCATION_LIMIT_EXCEEDED",
+    "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED",
+})
+
+T = TypeVar("T")
+
+
+class EnvelopeRejected(Exception):
+    """DocuSign refused the envelope because of the contract's data: not worth retrying."""
+
+    def __init__(self, code: str, message: str, trace_token: str | None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.trace_token = trace_token
+
+
+@dataclass(frozen=True)
+class SignerSpec:
+    position: int  # 1-based index in the contract's signers[]: names the document anchors
+    name: str
+    email: str
+    routing_order: int
+    embedded: bool
+    client_user_id: str | None  # set for embedded signers
+
+
+@dataclass(frozen=True)
+class EnvelopeRequest:
+    tenant_id: str
+    contract_id: str
+    subject: str
+    document_name: str
+    document_html: str
+    signers: Sequence[SignerSpec]
+    cc: Sequence[tuple[str, str]]  # (name, email)
+    reminder_delay_days: int = 2
+    reminder_frequency_days: int = 2
+    expire_after_days: int = 30
+    expire_warn_days: int = 5
+
+
+def _api(session: DocuSignSession) -> Any:
+    from docusign_esign import ApiClient, EnvelopesApi
+
+    client = ApiClient(host=session.rest_host)
+    # Not set_access_token(): it stores the token without "Bearer ".
+    client.set_default_header("Authorization", f"Bearer {session.access_token}")
+    return EnvelopesApi(client)
+
+
+def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
+    """Runs one SDK call, classifying failures: load and outages retry, data problems don't."""
+    from docusign_esign.client.api_exception import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        session = get_session()
+    except DocuSignAuthError as err:
+        raise RetryableError(f"DocuSign auth: {err}") from err
+    for attempt in (1, 2):
+        try:
+            return fn(_api(session), session)
+        except ApiException as err:
+            status = int(getattr(err, "status", 0) or 0)
+            trace = _trace_token(err)
+            code, message = _error_code(err)
+            if status == 401 and attempt == 1:  # token revoked or expired early: one fresh try
+                forget_session()
+                session = get_session(force_refresh=True)
+                continue
+            logger.warning("DocuSign call failed", extra={
+                "operation": operation, "status": status, "error_code": code, "trace_token": trace})
+            if status >= 500 or status in (401, 408, 429) or code.upper() in RATE_LIMIT_CODES:
+                raise RetryableError(f"DocuSign {operation}: HTTP {status} {code} (trace {trace})") from err
+            raise EnvelopeRejected(code or f"HTTP_{status}", message, trace) from err
+        except HTTPError as err:  # timeouts and connection errors
+            logger.warning("DocuSign unreachable", extra={"operation": operation, "error": str(err)})
+            raise RetryableError(f"DocuSign {operation}: {err}") from err
+    raise RetryableError(f"DocuSign {operation}: unauthorized twice")
+
+
+def _trace_token(err: Any) -> str | None:
+    headers = getattr(err, "headers", None) or {}
+    try:
+        return headers.get("X-DocuSign-TraceToken")
+    except AttributeError:
+        return None
+
+
+def _error_code(err: Any) -> tuple[str, str]:
+    try:
+        body = json.loads(err.body or b"{}")
+    except (TypeError, ValueError):
+        return "", str(getattr(err, "reason", ""))
+    return str(body.get("errorCode", "")), str(body.get("message", ""))
+
+
+def envelope_definition(request: EnvelopeRequest) -> Any:
+    from docusign_esign import (
+        CarbonCopy,
+        ConnectEventData,
+        CustomFields,
+        DateSigned,
+        Document,
+        EnvelopeDefinition,
+        EventNotification,
+        Expirations,
+        FullName,
+        Notification,
+        Recipients,
+        Reminders,
+        Signer,
+        SignHere,
+        Tabs,
+        TextCustomField,
+    )
+
+    from chalicelib.rendering.anchors import date_signed_anchor, full_name_anchor, sign_here_anchor
+
+    def anchored(cls: Any, anchor: str, y_offset: str) -> Any:
+        return cls(anchor_string=anchor, anchor_units="pixels", anchor_x_offset="0", anchor_y_offset=y_offset,
+                   anchor_ignore_if_not_present="false", anchor_match_whole_word="true")
+
+    signers = [
+        Signer(
+            email=s.email, name=s.name, recipient_id=str(s.position), routing_order=str(s.routing_order),
+            client_user_id=s.client_user_id if s.embedded else None,
+            tabs=Tabs(
+                sign_here_tabs=[anchored(SignHere, sign_here_anchor(s.position), "-6")],
+                date_signed_tabs=[anchored(DateSigned, date_signed_anchor(s.position), "0")],
+                full_name_tabs=[anchored(FullName, full_name_anchor(s.position), "0")],
+            ),
+        )
+        for s in request.signers
+    ]
+    last_order = max((s.routing_order for s in request.signers), default=1)
+    carbon_copies = [
+        CarbonCopy(email=email, name=name, recipient_id=str(len(signers) + i), routing_order=str(last_order))
+        for i, (name, email) in enumerate(request.cc, start=1)
+    ]
+    return EnvelopeDefinition(
+        email_subject=request.subject[:100],
+        documents=[Document(
+            document_base64=base64.b64encode(request.document_html.encode("utf-8")).decode("ascii"),
+            name=request.document_name, file_extension="html", document_id="1",
+        )],
+        recipients=Recipients(signers=signers, carbon_copies=carbon_copies or None),
+        custom_fields=CustomFields(text_custom_fields=[
+            TextCustomField(name=CONTRACT_ID_FIELD, value=request.contract_id, show="false", required="false"),
+            TextCustomField(name=TENANT_ID_FIELD, value=request.tenant_id, show="false", required="false"),
+        ]),
+        notification=Notification(
+            use_account_defaults="false",
+            reminders=Reminders(reminder_enabled="true", reminder_delay=str(request.reminder_delay_days),
+                                reminder_frequency=str(request.reminder_frequency_days)),
+            expirations=Expirations(expire_enabled="true", expire_after=str(request.expire_after_days),
+                                    expire_warn=str(request.expire_warn_days)),
+        ),
+        event_notification=EventNotification(
+            url=settings().connect_url, delivery_mode="SIM", events=list(CONNECT_EVENTS),
+            event_data=ConnectEventData(version="restv2.1", format="json",
+                                        include_data=["custom_fields", "recipients"]),
+            include_hmac="true", require_acknowledgment="true", logging_enabled="true",
+            include_envelope_void_reason="true",
+        ),
+        status="sent",
+    )
+
+
+@dataclass(frozen=True)
+class EnvelopeRef:
+    envelope_id: str
+    status: str
+
+
+def create_envelope(request: EnvelopeRequest) -> EnvelopeRef:
+    definition = envelope_definition(request)
+
+    def call(api: Any, session: DocuSignSession) -> EnvelopeRef:
+        summary = api.create_envelope(session.account_id, envelope_definition=definition,
+                                      _request_timeout=REQUEST_TIMEOUT)
+        return EnvelopeRef(summary.envelope_id, summary.status or "sent")
+
+    return _call("create_envelope", call)
+
+
+def find_envelope(contract_id: str, since: datetime) -> EnvelopeRef | None:
+    """The envelope already made for this contract, found by its hidden custom field: covers a send
+    job that died after DocuSign accepted the envelope and before we recorded its id."""
+
+    def call(api: Any, session: DocuSignSession) -> EnvelopeRef | None:
+        result = api.list_status_changes(
+            session.account_id,
+            from_date=(since - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            custom_field=f"{CONTRACT_ID_FIELD}={contract_id}",
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+        for envelope in result.envelopes or []:
+            if (envelope.status or "").lower() != "voided":
+                return EnvelopeRef(envelope.envelope_id, envelope.status or "sent")
+        return None
+
+    return _call("list_status_changes", call)
+
+
+@dataclass(frozen=True)
+class EnvelopeChange:
+    envelope_id: str
+    status: str
+    status_changed_at: str | None
+    contract_id: str | None
+    tenant_id: str | None
+    voided_reason: str | None
+    recipients: tuple[Mapping[str, Any], ...]
+
+
+def list_changes(since: datetime, until: datetime | None = None) -> list[EnvelopeChange]:
+    """Envelope status changes since a checkpoint (reconciliation): one paged call, no polling."""
+
+    def call(api: Any, session: DocuSignSession) -> list[EnvelopeChange]:
+        changes: list[EnvelopeChange] = []
+        start = 0
+        while True:
+            kwargs: dict[str, Any] = {
+                "from_date": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "include": "custom_fields,recipients",
+                "start_position": str(start), "count": "100", "_request_timeout": REQUEST_TIMEOUT,
+            }
+            if until is not None:
+                kwargs["to_date"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+            page = api.list_status_changes(session.account_id, **kwargs)
+            envelopes = page.envelopes or []
+            for env in envelopes:
+                fields = {f.name: f.value for f in ((env.custom_fields and env.custom_fields.text_custom_fields) or [])}
+                signers = (env.recipients and env.recipients.signers) or []
+                changes.append(EnvelopeChange(
+                    envelope_id=env.envelope_id, status=(env.status or "").lower(),
+                    status_changed_at=env.status_changed_date_time,
+                    contract_id=fields.get(CONTRACT_ID_FIELD), tenant_id=fields.get(TENANT_ID_FIELD),
+                    voided_reason=env.voided_reason,
+                    recipients=tuple(
+                        {"recipientId": s.recipient_id, "status": s.status, "signedDateTime": s.signed_date_time,
+                         "declinedReason": s.declined_reason} for s in signers),
+                ))
+            start += len(envelopes)
+            if not envelopes or not page.next_uri:
+                return changes
+
+    return _call("list_status_changes", call)
+
+
+def combined_pdf(envelope_id: str) -> bytes:
+    def call(api: Any, session: DocuSignSession) -> bytes:
+        # Note the SDK's argument order: document_id before envelope_id.
+        data = api.get_document(session.account_id, "combined", envelope_id, certificate="true",
+                                _request_timeout=(3.05, 60.0))
+        return data if isinstance(data, bytes) else bytes(data)
+
+    return _call("get_document", call)
+
+
+def recipient_view(envelope_id: str, signer: SignerSpec, return_url: str) -> str:
+    from docusign_esign import RecipientViewRequest
+
+    view = RecipientViewRequest(
+        authentication_method="none", client_user_id=signer.client_user_id, recipient_id=str(signer.position),
+        return_url=return_url, user_name=signer.name, email=signer.email,
+    )
+
+    def call(api: Any, session: DocuSignSession) -> str:
+        return api.create_recipient_view(session.account_id, envelope_id, recipient_view_request=view,
+                                         _request_timeout=REQUEST_TIMEOUT).url
+
+    return _call("create_recipient_view", call)
+
+
+def void_envelope(envelope_id: str, reason: str) -> None:
+    from docusign_esign import Envelope
+
+    def call(api: Any, session: DocuSignSession) -> None:
+        api.update(session.account_id, envelope_id, envelope=Envelope(status="voided", voided_reason=reason[:200]),
+                   _request_timeout=REQUEST_TIMEOUT)
+
+    _call("void_envelope", call)

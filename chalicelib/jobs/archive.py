@@ -1,0 +1,31 @@
+"""The archive job: the combined signed PDF (with DocuSign's certificate) to S3 with its sha256, then
+the contract is in force and its reminders are planned."""
+
+from __future__ import annotations
+
+from chalicelib.contracts.lifecycle import Status
+from chalicelib.esign import envelopes
+from chalicelib.observability import logger
+from chalicelib.store import contracts as store
+from chalicelib.store import documents
+from chalicelib.store.models import ContractRecord
+
+
+def run(tenant_id: str, contract_id: str) -> str:
+    record = store.find_contract(tenant_id, contract_id)
+    if record is None or record.envelope_id is None:
+        return "unknown"
+    if record.status != Status.COMPLETED:
+        return f"nothing to do ({record.status})"
+    if record.signed is None:
+        pdf = envelopes.combined_pdf(record.envelope_id)
+        ref = documents.put_signed(tenant_id, contract_id, record.envelope_id, pdf)
+        record = store.update_fields(record, [ContractRecord.signed.set(ref)])
+        store.append_event(record, "archived", {"sha256": ref.sha256, "bytes": len(pdf), "s3_key": ref.key,
+                                                "version_id": ref.version_id})
+        logger.info("signed PDF archived", extra={"contract_id": contract_id, "sha256": ref.sha256})
+    from chalicelib.reminders.scheduling import schedule_contract
+
+    planned = schedule_contract(record)
+    store.move_status(record, Status.ACTIVE, event_type="active", detail={"reminders_planned": planned})
+    return "archived"

@@ -1,0 +1,87 @@
+"""Runs one job from the jobs queue. A provider's or our own transient failure is retried with
+exponential backoff by re-enqueueing with a delay; after the last attempt the job goes to the
+dead-letter queue and the contract shows it. An unexpected exception propagates, so SQS redelivers
+and finally dead-letters it through the queue's redrive policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.aws import enqueue
+from chalicelib.config import settings
+from chalicelib.errors import RetryableError
+from chalicelib.observability import logger
+
+MAX_ATTEMPTS = 8
+MAX_DELAY_SECONDS = 900  # SQS's longest message delay
+
+
+def _jobs() -> dict[str, Callable[[dict[str, Any]], str]]:
+    from chalicelib.jobs import archive, send
+
+    return {
+        "send": lambda m: send.run(m["tenant_id"], m["contract_id"]),
+        "archive": lambda m: archive.run(m["tenant_id"], m["contract_id"]),
+    }
+
+
+def backoff_seconds(attempt: int) -> int:
+    base = float(os.environ.get("SIGNBRIDGE_RETRY_BASE_SECONDS", "10"))
+    delay = base * (2 ** (attempt - 1))
+    return int(min(MAX_DELAY_SECONDS, delay * random.uniform(0.8, 1.2)))
+
+
+def handle(body: str) -> str:
+    message = json.loads(body)
+    job = message.get("job", "")
+    attempt = int(message.get("attempt", 1))
+    runner = _jobs().get(job)
+    if runner is None:
+        dead_letter(message, f"unknown job {job!r}")
+        return "dead-lettered"
+    try:
+        outcome = runner(message)
+    except RetryableError as err:
+        if attempt >= MAX_ATTEMPTS:
+            dead_letter(message, str(err))
+            return "dead-lettered"
+        delay = backoff_seconds(attempt)
+        logger.warning("job will be retried", extra={"job": job, "attempt": attempt, "delay_s": delay,
+                                                      "reason": str(err)})
+        enqueue({**message, "attempt": attempt + 1, "last_error": str(err)[:500]}, delay_seconds=delay)
+        return f"retry in {delay}s"
+    logger.info("job done", extra={"job": job, "outcome": outcome, "contract_id": message.get("contract_id")})
+    return outcome
+
+
+def dead_letter(message: dict[str, Any], reason: str) -> None:
+    logger.error("job dead-lettered", extra={"job": message.get("job"), "reason": reason,
+                                            "contract_id": message.get("contract_id")})
+    enqueue({**message, "dead_letter_reason": reason[:1000]}, queue=settings().jobs_queue_name + "-dlq")
+    _mark_contract(message, reason)
+
+
+def _mark_contract(message: dict[str, Any], reason: str) -> None:
+    """Makes the failure visible on the contract (status and timeline)."""
+    from chalicelib.contracts.lifecycle import Status, can_move
+    from chalicelib.store import contracts as store
+
+    tenant_id, contract_id = message.get("tenant_id"), message.get("contract_id")
+    if not tenant_id or not contract_id:
+        return
+    record = store.find_contract(tenant_id, contract_id)
+    if record is None:
+        return
+    detail = {"job": message.get("job"), "reason": reason[:500]}
+    if message.get("job") == "send" and can_move(record.status, Status.SEND_FAILED):
+        try:
+            store.move_status(record, Status.SEND_FAILED, event_type="job_dead_lettered", detail=detail,
+                              reason=reason[:500])
+            return
+        except store.StaleStatus:
+            pass
+    store.append_event(record, "job_dead_lettered", detail)

@@ -1,0 +1,114 @@
+"""The send job: render → S3 copy with sha256 → one DocuSign envelope → status sent.
+
+Exactly one envelope per contract: a lease keeps two workers apart, and before creating an envelope
+the job looks for one DocuSign already has for this contract (by the hidden contractId field), so a
+job that died after DocuSign accepted the envelope does not send a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.contracts.lifecycle import Status
+from chalicelib.errors import RetryableError
+from chalicelib.esign import envelopes
+from chalicelib.observability import logger
+from chalicelib.store import contracts as store
+from chalicelib.store import documents
+from chalicelib.store.leases import Lease
+from chalicelib.store.models import ContractRecord
+
+SEND_LEASE = timedelta(minutes=5)
+SENDABLE = {Status.RECEIVED, Status.APPROVED, Status.SENDING}
+
+
+def run(tenant_id: str, contract_id: str) -> str:
+    record = store.find_contract(tenant_id, contract_id)
+    if record is None:
+        logger.warning("send job for an unknown contract", extra={"contract_id": contract_id})
+        return "unknown"
+    if record.status not in SENDABLE or record.envelope_id:
+        return f"nothing to do ({record.status})"
+    with Lease(f"lease#send#{tenant_id}#{contract_id}", SEND_LEASE) as lease:
+        if not lease.held:
+            raise RetryableError(f"{contract_id}: another worker is sending it")
+        return _send(store.get_contract(tenant_id, contract_id))
+
+
+def _send(record: ContractRecord) -> str:
+    if record.status not in SENDABLE or record.envelope_id:
+        return f"nothing to do ({record.status})"
+    if record.status != Status.SENDING:
+        record = store.move_status(record, Status.SENDING, event_type="sending")
+    document: dict[str, Any] = record.document
+    try:
+        rendered = _render(record)
+    except Exception as err:  # the contract's data cannot be rendered: visible, not retried
+        from chalicelib.rendering.render import RenderError
+
+        if not isinstance(err, RenderError):
+            raise
+        store.move_status(record, Status.SEND_FAILED, event_type="render_failed", reason=str(err),
+                          detail={"error": str(err)})
+        return "render failed"
+
+    existing = envelopes.find_envelope(record.contract_id, record.created_at)
+    if existing is not None:
+        ref, how = existing, "recovered"
+    else:
+        try:
+            ref = envelopes.create_envelope(_envelope_request(record, document, rendered.html))
+        except envelopes.EnvelopeRejected as err:
+            store.move_status(record, Status.SEND_FAILED, event_type="send_failed", reason=err.message or err.code,
+                              detail={"error_code": err.code, "message": err.message, "trace_token": err.trace_token})
+            return f"send failed: {err.code}"
+        how = "created"
+    store.move_status(
+        record, Status.SENT, event_type="envelope_sent",
+        detail={"envelope_id": ref.envelope_id, "how": how, "rendered_sha256": record.rendered.sha256
+                if record.rendered else None},
+        actions=[ContractRecord.envelope_id.set(ref.envelope_id),
+                 ContractRecord.envelope_status.set(ref.status)],
+    )
+    logger.info("envelope sent", extra={"contract_id": record.contract_id, "envelope_id": ref.envelope_id,
+                                        "how": how})
+    return f"sent {ref.envelope_id}"
+
+
+def _render(record: ContractRecord) -> Any:
+    from chalicelib.rendering.render import render_contract
+
+    rendered = render_contract(record.document, tenant_id=record.tenant_id)
+    if record.rendered is None or record.rendered.sha256 != rendered.sha256:
+        ref = documents.put_rendered(record.tenant_id, record.contract_id, rendered.html,
+                                     rendered.template_version)
+        store.update_fields(record, [ContractRecord.rendered.set(ref)])
+        store.append_event(record, "rendered", {"sha256": ref.sha256, "template": rendered.template_version,
+                                                "s3_key": ref.key})
+        record.rendered = ref
+    return rendered
+
+
+def signer_specs(record: ContractRecord) -> list[envelopes.SignerSpec]:
+    return [
+        envelopes.SignerSpec(
+            position=int(s.position), name=s.name, email=s.email, routing_order=int(s.routing_order),
+            embedded=s.delivery == "embedded",
+            client_user_id=f"{record.contract_id}-{int(s.position)}" if s.delivery == "embedded" else None,
+        )
+        for s in record.signers
+    ]
+
+
+def _envelope_request(record: ContractRecord, document: dict[str, Any], html: str) -> envelopes.EnvelopeRequest:
+    title = str(document.get("title") or record.number)
+    return envelopes.EnvelopeRequest(
+        tenant_id=record.tenant_id,
+        contract_id=record.contract_id,
+        subject=f"{record.number} {title}",
+        document_name=f"{record.number} {title}",
+        document_html=html,
+        signers=signer_specs(record),
+        cc=[(c["name"], c["email"]) for c in document.get("cc") or []],
+    )

@@ -1,0 +1,69 @@
+"""Email through SES (v2), as a raw MIME message so that it can carry attachments (.ics)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from chalicelib.aws import client
+from chalicelib.config import settings
+from chalicelib.errors import RetryableError
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str  # e.g. "text/calendar"
+
+
+@dataclass(frozen=True)
+class Email:
+    to: Sequence[str]
+    subject: str
+    text: str
+    html: str | None = None
+    cc: Sequence[str] = ()
+    attachments: Sequence[Attachment] = field(default_factory=tuple)
+
+
+def build_mime(email: Email, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr(("signbridge", sender))
+    message["To"] = ", ".join(email.to)
+    if email.cc:
+        message["Cc"] = ", ".join(email.cc)
+    message["Subject"] = email.subject
+    message["Message-ID"] = make_msgid(domain=sender.split("@", 1)[-1])
+    message.set_content(email.text)
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
+    for attachment in email.attachments:
+        maintype, subtype = attachment.mime_type.split("/", 1)
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                               filename=attachment.filename)
+    return message
+
+
+def send(email: Email) -> str:
+    """Sends and returns SES's message id. Throttling and outages raise RetryableError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    sender = settings().mail_from
+    try:
+        response = client("sesv2").send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": list(email.to), "CcAddresses": list(email.cc)},
+            Content={"Raw": {"Data": build_mime(email, sender).as_bytes()}},
+        )
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
+                    "InternalFailure", "ServiceUnavailable"}:
+            raise RetryableError(f"SES {code}") from err
+        raise
+    except BotoCoreError as err:
+        raise RetryableError(f"SES unreachable: {err}") from err
+    return str(response.get("MessageId", ""))

@@ -1,0 +1,251 @@
+"""The contract repository: idempotent creation, monotonic status moves, the timeline."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.contracts.lifecycle import Status, check_move, sources_of
+from chalicelib.store.models import ContractRecord, EventRecord, KeyRecord, SignerState
+
+# A CRM retries for up to ~3 days (HubSpot, Standard Webhooks); keep delivery ids a day longer.
+DELIVERY_KEY_TTL = timedelta(days=4)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_contract_id() -> str:
+    return "ctr_" + secrets.token_hex(10)
+
+
+def contract_key(tenant_id: str, contract_id: str) -> str:
+    return f"{tenant_id}#{contract_id}"
+
+
+def _connection() -> Connection:
+    return Connection(region=ContractRecord.Meta.region, host=getattr(ContractRecord.Meta, "host", None))
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    contract: ContractRecord
+    created: bool  # False: a repeat delivery or a CRM record we already hold
+
+
+def _event(
+    tenant_id: str, contract_id: str, type_: str, status: str | None, detail: Mapping[str, Any] | None,
+    at: datetime | None = None,
+) -> EventRecord:
+    recorded = now_utc()
+    return EventRecord(
+        contract_key=contract_key(tenant_id, contract_id),
+        event_key=f"{recorded.isoformat(timespec='microseconds')}#{secrets.token_hex(3)}",
+        type=type_,
+        at=at or recorded,
+        status=status,
+        detail=dict(detail) if detail else None,
+    )
+
+
+def create_contract(
+    *,
+    tenant_id: str,
+    source_id: str,
+    delivery_id: str,
+    document: Mapping[str, Any],
+    signers: Iterable[SignerState],
+    callback_url: str | None,
+    event_detail: Mapping[str, Any] | None = None,
+) -> CreateResult:
+    """Creates the contract, its CRM-record claim, the delivery key and the first event in one
+    transaction; a repeated delivery (or the same CRM record again) returns what exists."""
+    crm_record_id = str(document["crm_record_id"])
+    existing = find_by_delivery(source_id, delivery_id) or find_by_crm_record(tenant_id, crm_record_id)
+    if existing is not None:
+        return CreateResult(existing, created=False)
+
+    now = now_utc()
+    contract_id = new_contract_id()
+    record = ContractRecord(
+        tenant_id=tenant_id,
+        contract_id=contract_id,
+        source_id=source_id,
+        crm_record_id=crm_record_id,
+        contract_type=str(document["type"]),
+        number=str(document["number"]),
+        locale=str(document["locale"]),
+        status=Status.RECEIVED.value,
+        document=dict(document),
+        signers=list(signers),
+        callback_url=callback_url,
+        created_at=now,
+        updated_at=now,
+    )
+    claim = KeyRecord(
+        key=f"crm#{tenant_id}#{crm_record_id}", tenant_id=tenant_id, contract_id=contract_id, created_at=now
+    )
+    delivery = KeyRecord(
+        key=f"delivery#{source_id}#{delivery_id}",
+        tenant_id=tenant_id,
+        contract_id=contract_id,
+        created_at=now,
+        expires_at=now + DELIVERY_KEY_TTL,
+    )
+    first_event = _event(tenant_id, contract_id, "received", Status.RECEIVED, event_detail)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(claim, condition=KeyRecord.key.does_not_exist())
+            tx.save(delivery, condition=KeyRecord.key.does_not_exist())
+            tx.save(record, condition=ContractRecord.contract_id.does_not_exist())
+            tx.save(first_event)
+    except TransactWriteError:
+        # Lost a race with a concurrent delivery of the same event or CRM record.
+        winner = find_by_delivery(source_id, delivery_id) or find_by_crm_record(tenant_id, crm_record_id)
+        if winner is None:
+            raise
+        return CreateResult(winner, created=False)
+    return CreateResult(get_contract(tenant_id, contract_id), created=True)
+
+
+def remember_delivery(tenant_id: str, source_id: str, delivery_id: str, contract_id: str) -> None:
+    """Records a delivery id that resolved to an existing contract, so its retries answer the same."""
+    now = now_utc()
+    try:
+        KeyRecord(
+            key=f"delivery#{source_id}#{delivery_id}",
+            tenant_id=tenant_id,
+            contract_id=contract_id,
+            created_at=now,
+            expires_at=now + DELIVERY_KEY_TTL,
+        ).save(condition=KeyRecord.key.does_not_exist())
+    except PutError:
+        pass
+
+
+def find_by_delivery(source_id: str, delivery_id: str) -> ContractRecord | None:
+    return _resolve_key(f"delivery#{source_id}#{delivery_id}")
+
+
+def find_by_crm_record(tenant_id: str, crm_record_id: str) -> ContractRecord | None:
+    return _resolve_key(f"crm#{tenant_id}#{crm_record_id}")
+
+
+def _resolve_key(key: str) -> ContractRecord | None:
+    try:
+        claim = KeyRecord.get(key, consistent_read=True)
+    except DoesNotExist:
+        return None
+    if claim.tenant_id is None or claim.contract_id is None:
+        return None
+    return find_contract(claim.tenant_id, claim.contract_id)
+
+
+def find_contract(tenant_id: str, contract_id: str) -> ContractRecord | None:
+    try:
+        return ContractRecord.get(tenant_id, contract_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def get_contract(tenant_id: str, contract_id: str) -> ContractRecord:
+    return ContractRecord.get(tenant_id, contract_id, consistent_read=True)
+
+
+def find_by_envelope(envelope_id: str) -> ContractRecord | None:
+    for hit in ContractRecord.by_envelope.query(envelope_id, limit=1):
+        # The index is eventually consistent: read the item itself.
+        return find_contract(hit.tenant_id, hit.contract_id)
+    return None
+
+
+class StaleStatus(Exception):
+    """The contract is no longer in a state from which the move is allowed."""
+
+
+def move_status(
+    contract: ContractRecord,
+    target: Status,
+    *,
+    event_type: str,
+    detail: Mapping[str, Any] | None = None,
+    actions: Iterable[Action] = (),
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> ContractRecord:
+    """Moves the contract to `target` only if the stored status still allows it, and appends the
+    event in the same transaction. Raises StaleStatus when another writer got there first."""
+    check_move(contract.status, target)
+    allowed = [s.value for s in sources_of(target)]
+    update_actions = [
+        ContractRecord.status.set(target.value),
+        ContractRecord.updated_at.set(now_utc()),
+        *actions,
+    ]
+    update_actions.append(
+        ContractRecord.status_reason.set(reason) if reason else ContractRecord.status_reason.remove()
+    )
+    event = _event(contract.tenant_id, contract.contract_id, event_type, target, detail, at)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(
+                contract,
+                actions=update_actions,
+                condition=ContractRecord.status.is_in(*allowed),
+                add_version_condition=False,
+            )
+            tx.save(event)
+    except TransactWriteError as err:
+        raise StaleStatus(f"{contract.contract_id}: cannot move to {target}") from err
+    return get_contract(contract.tenant_id, contract.contract_id)
+
+
+def update_fields(contract: ContractRecord, actions: Iterable[Action]) -> ContractRecord:
+    """A field update that does not change the status (signer progress, document refs)."""
+    try:
+        contract.update(
+            actions=[*actions, ContractRecord.updated_at.set(now_utc())],
+            condition=ContractRecord.status == contract.status,
+            add_version_condition=False,
+        )
+    except UpdateError as err:
+        raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err
+    return contract
+
+
+def append_event(
+    contract: ContractRecord, type_: str, detail: Mapping[str, Any] | None = None, at: datetime | None = None
+) -> None:
+    _event(contract.tenant_id, contract.contract_id, type_, contract.status, detail, at).save()
+
+
+def timeline(tenant_id: str, contract_id: str) -> list[EventRecord]:
+    return list(EventRecord.query(contract_key(tenant_id, contract_id), consistent_read=True))
+
+
+def claim_once(key: str, ttl: timedelta, *, tenant_id: str | None = None, contract_id: str | None = None) -> bool:
+    """True the first time a key is claimed (Connect message dedupe, one-shot actions)."""
+    now = now_utc()
+    try:
+        KeyRecord(key=key, tenant_id=tenant_id, contract_id=contract_id, created_at=now,
+                  expires_at=now + ttl).save(condition=KeyRecord.key.does_not_exist())
+    except PutError:
+        return False
+    return True
+
+
+def release_claim(key: str) -> None:
+    """Undo a claim when the work it guarded failed, so the retry is not mistaken for a duplicate."""
+    try:
+        KeyRecord(key=key).delete()
+    except Exception:  # noqa: BLE001 - best effort; the TTL cleans up anyway
+        pass

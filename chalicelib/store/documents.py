@@ -1,0 +1,45 @@
+"""Documents in S3: the rendered HTML and the signed PDF, each with its sha256 (bucket versioned and
+encrypted; see infra/)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from chalicelib.aws import client
+from chalicelib.config import settings
+from chalicelib.store.models import DocumentRef
+
+
+def _put(key: str, body: bytes, content_type: str) -> DocumentRef:
+    digest = hashlib.sha256(body).hexdigest()
+    response = client("s3").put_object(
+        Bucket=settings().archive_bucket, Key=key, Body=body, ContentType=content_type,
+        ServerSideEncryption="AES256", Metadata={"sha256": digest},
+    )
+    return DocumentRef(key=key, sha256=digest, version_id=response.get("VersionId"))
+
+
+def put_rendered(tenant_id: str, contract_id: str, html: str, template_version: str) -> DocumentRef:
+    body = html.encode("utf-8")
+    ref = _put(f"rendered/{tenant_id}/{contract_id}/{hashlib.sha256(body).hexdigest()[:16]}.html", body,
+               "text/html; charset=utf-8")
+    ref.template_version = template_version
+    return ref
+
+
+def put_signed(tenant_id: str, contract_id: str, envelope_id: str, pdf: bytes) -> DocumentRef:
+    return _put(f"signed/{tenant_id}/{contract_id}/{envelope_id}.pdf", pdf, "application/pdf")
+
+
+def get_bytes(ref: DocumentRef) -> bytes:
+    kwargs = {"Bucket": settings().archive_bucket, "Key": ref.key}
+    if ref.version_id:
+        kwargs["VersionId"] = ref.version_id
+    return client("s3").get_object(**kwargs)["Body"].read()
+
+
+def presigned_url(ref: DocumentRef, expires_in: int = 300) -> str:
+    params = {"Bucket": settings().archive_bucket, "Key": ref.key}
+    if ref.version_id:
+        params["VersionId"] = ref.version_id
+    return client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)

@@ -1,0 +1,209 @@
+"""DynamoDB tables (PynamoDB), designed for the queries written next to each model.
+
+Every key is tenant-scoped. Table names come from the environment (SIGNBRIDGE_TABLE_PREFIX) when the
+module is imported; `bind_tables()` re-reads them (tests and the local stack). The endpoint follows
+botocore's AWS_ENDPOINT_URL, so the same code talks to moto locally and to DynamoDB in AWS.
+
+Queries:
+- contract by id:              ContractRecord.get(tenant_id, contract_id)
+- contract by CRM record:      KeyRecord "crm#{tenant}#{crm_record_id}" -> contract_id (also enforces
+                               one contract per CRM record, in the create transaction)
+- contract by envelope id:     ContractRecord.by_envelope.query(envelope_id)   (sparse GSI)
+- a tenant's contracts:        ContractRecord.query(tenant_id, filter..., last_evaluated_key=cursor)
+- timeline:                    EventRecord.query("{tenant}#{contract}")       (append-only, sorted)
+- idempotency:                 KeyRecord conditional put (webhook deliveries, Connect events), with TTL
+- reminders due now:           ReminderRecord.due_index.query(shard, due_at <= now) (sparse GSI: an
+                               item leaves the index once sent, so a run reads only what is due)
+- sources, tenants, API keys:  RegistryRecord.get("source#{id}" | "tenant#{id}" | "apikey#{sha256}")
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+REMINDER_SHARDS = 4  # spreads the due-index partition; a run queries each shard
+
+
+def _prefix() -> str:
+    stage = os.environ.get("SIGNBRIDGE_STAGE", "dev")
+    return os.environ.get("SIGNBRIDGE_TABLE_PREFIX", f"signbridge-{stage}-")
+
+
+def _region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+
+
+class _Meta:
+    billing_mode = "PAY_PER_REQUEST"
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 10
+    max_retry_attempts = 3
+
+
+class SignerState(MapAttribute):
+    position = NumberAttribute()  # 1-based index in the contract's signers[]
+    recipient_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    routing_order = NumberAttribute()
+    delivery = UnicodeAttribute()
+    status = UnicodeAttribute(default="created")
+    signed_at = UnicodeAttribute(null=True)
+    declined_reason = UnicodeAttribute(null=True)
+
+
+class DocumentRef(MapAttribute):
+    key = UnicodeAttribute()
+    sha256 = UnicodeAttribute()
+    version_id = UnicodeAttribute(null=True)
+    template_version = UnicodeAttribute(null=True)
+
+
+class EnvelopeIndex(GlobalSecondaryIndex["ContractRecord"]):
+    class Meta:
+        index_name = "by-envelope"
+        projection = AllProjection()
+
+    envelope_id = UnicodeAttribute(hash_key=True)
+
+
+class ContractRecord(Model):
+    class Meta(_Meta):
+        table_name = _prefix() + "contracts"
+        region = _region()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    contract_id = UnicodeAttribute(range_key=True)
+    source_id = UnicodeAttribute()
+    crm_record_id = UnicodeAttribute()
+    contract_type = UnicodeAttribute()
+    number = UnicodeAttribute()
+    locale = UnicodeAttribute()
+    status = UnicodeAttribute()
+    status_reason = UnicodeAttribute(null=True)
+    document = JSONAttribute()  # the canonical contract, as validated
+    envelope_id = UnicodeAttribute(null=True)
+    envelope_status = UnicodeAttribute(null=True)
+    last_connect_at = UnicodeAttribute(null=True)  # generatedDateTime of the newest applied message
+    signers = ListAttribute(of=SignerState, default=list)
+    rendered = DocumentRef(null=True)
+    signed = DocumentRef(null=True)
+    callback_url = UnicodeAttribute(null=True)
+    approval_required = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_envelope = EnvelopeIndex()
+
+
+class EventRecord(Model):
+    """Append-only timeline and audit trail of one contract."""
+
+    class Meta(_Meta):
+        table_name = _prefix() + "events"
+        region = _region()
+
+    contract_key = UnicodeAttribute(hash_key=True)  # "{tenant_id}#{contract_id}"
+    event_key = UnicodeAttribute(range_key=True)  # "{recorded_at ISO}#{random}": sorts by time
+    type = UnicodeAttribute()
+    at = UTCDateTimeAttribute()  # when it happened (the scheduled 'now' for time-driven events)
+    status = UnicodeAttribute(null=True)  # the contract's status after the event
+    detail = JSONAttribute(null=True)
+
+
+class KeyRecord(Model):
+    """Idempotency and uniqueness claims, written with attribute_not_exists conditions."""
+
+    class Meta(_Meta):
+        table_name = _prefix() + "keys"
+        region = _region()
+
+    key = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(null=True)
+    contract_id = UnicodeAttribute(null=True)
+    owner = UnicodeAttribute(null=True)  # the holder's token, for leases
+    detail = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class DueIndex(GlobalSecondaryIndex["ReminderRecord"]):
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    pending_shard = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ReminderRecord(Model):
+    class Meta(_Meta):
+        table_name = _prefix() + "reminders"
+        region = _region()
+
+    contract_key = UnicodeAttribute(hash_key=True)  # "{tenant_id}#{contract_id}"
+    reminder_key = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    contract_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    due_at = UTCDateTimeAttribute()
+    pending_shard = UnicodeAttribute(null=True)  # set while pending; removed once sent or cancelled
+    state = UnicodeAttribute(default="pending")  # pending | sent | cancelled
+    claim_token = UnicodeAttribute(null=True)
+    claimed_until = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    to = ListAttribute(of=UnicodeAttribute, default=list)
+    cc = ListAttribute(of=UnicodeAttribute, default=list)
+    detail = JSONAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+
+    due_index = DueIndex()
+
+
+class RegistryRecord(Model):
+    """Tenants, CRM sources and API keys (hashed)."""
+
+    class Meta(_Meta):
+        table_name = _prefix() + "registry"
+        region = _region()
+
+    key = UnicodeAttribute(hash_key=True)  # "tenant#{id}" | "source#{id}" | "apikey#{sha256 hex}"
+    kind = UnicodeAttribute()  # tenant | source | apikey
+    tenant_id = UnicodeAttribute()
+    data = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (ContractRecord, EventRecord, KeyRecord, ReminderRecord, RegistryRecord)
+
+
+def bind_tables() -> None:
+    """Re-read table names and region from the environment and drop cached connections."""
+    for model in ALL_MODELS:
+        suffix = model.Meta.table_name.rsplit("-", 1)[-1]
+        model.Meta.table_name = _prefix() + suffix
+        model.Meta.region = _region()
+        model._connection = None
+
+
+def create_tables() -> None:
+    """Used by the local stack and the tests; in AWS the tables come from infra/ (CloudFormation)."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True)

@@ -1,0 +1,118 @@
+"""Tenants, CRM sources and API keys. Secrets that must be used (HMAC keys) live in Secrets Manager;
+secrets that are only compared (API keys) are stored as sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.aws import get_secret_json
+from chalicelib.store.contracts import now_utc
+from chalicelib.store.models import RegistryRecord
+
+_CACHE_TTL_SECONDS = 60.0
+_cache: dict[str, tuple[float, Any]] = {}
+
+
+def _cached(key: str, load: Any) -> Any:
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < _CACHE_TTL_SECONDS:
+        return hit[1]
+    value = load()
+    _cache[key] = (time.monotonic(), value)
+    return value
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+@dataclass(frozen=True)
+class Source:
+    source_id: str
+    tenant_id: str
+    kind: str  # generic | hubspot | salesforce | zoho | fxiaoke | pipedrive
+    secret_id: str | None  # Secrets Manager id holding {"secrets": [...]} (several during rotation)
+    options: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, Any] | None = None
+
+    def secrets(self) -> list[str]:
+        if not self.secret_id:
+            return []
+        value = get_secret_json(self.secret_id)
+        return [s["value"] if isinstance(s, dict) else str(s) for s in value.get("secrets", [])]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _get(key: str) -> RegistryRecord | None:
+    try:
+        return RegistryRecord.get(key)
+    except DoesNotExist:
+        return None
+
+
+def get_source(source_id: str) -> Source | None:
+    def load() -> Source | None:
+        item = _get(f"source#{source_id}")
+        if item is None:
+            return None
+        data = item.data or {}
+        return Source(
+            source_id=source_id,
+            tenant_id=item.tenant_id,
+            kind=data.get("kind", "generic"),
+            secret_id=data.get("secret_id"),
+            options=data.get("options") or {},
+            mapping=data.get("mapping"),
+        )
+
+    return _cached(f"source#{source_id}", load)
+
+
+def get_tenant(tenant_id: str) -> Tenant:
+    def load() -> Tenant:
+        item = _get(f"tenant#{tenant_id}")
+        data = (item.data if item else None) or {}
+        return Tenant(tenant_id=tenant_id, name=data.get("name", tenant_id), settings=data.get("settings") or {})
+
+    return _cached(f"tenant#{tenant_id}", load)
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def tenant_for_api_key(api_key: str) -> str | None:
+    item = _get(f"apikey#{hash_api_key(api_key)}")
+    return item.tenant_id if item else None
+
+
+def put_tenant(tenant_id: str, name: str, settings: dict[str, Any] | None = None) -> None:
+    RegistryRecord(key=f"tenant#{tenant_id}", kind="tenant", tenant_id=tenant_id,
+                   data={"name": name, "settings": settings or {}}, created_at=now_utc()).save()
+
+
+def put_source(source: Source) -> None:
+    RegistryRecord(
+        key=f"source#{source.source_id}",
+        kind="source",
+        tenant_id=source.tenant_id,
+        data={"kind": source.kind, "secret_id": source.secret_id, "options": source.options,
+              "mapping": source.mapping},
+        created_at=now_utc(),
+    ).save()
+
+
+def put_api_key(tenant_id: str, api_key: str, label: str = "") -> None:
+    RegistryRecord(key=f"apikey#{hash_api_key(api_key)}", kind="apikey", tenant_id=tenant_id,
+                   data={"label": label}, created_at=now_utc()).save()

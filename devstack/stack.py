@@ -1,0 +1,308 @@
+"""The local stack: moto's server (embedded AWS), the DocuSign sandbox, the API (chalice local) and the
+SQS dispatcher, each a real process on 127.0.0.1; resources created and a demo tenant seeded; the
+facts scripts need written to .devstack/state.json."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE_DIR = ROOT / ".devstack"
+STATE_FILE = STATE_DIR / "state.json"
+STAGE = "local"
+REGION = "us-east-1"
+TENANT_ID = "demo"
+GENERIC_SOURCE_ID = "demo-generic"
+MAIL_FROM = "signbridge@signbridge.example"
+INTEGRATION_KEY = "sandbox-integration-key"
+DOCUSIGN_USER_ID = "sandbox-user"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: up
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not come up in {timeout:.0f} s")
+
+
+def http_json(method: str, url: str, body: Any = None, headers: Mapping[str, str] | None = None,
+              timeout: float = 30.0) -> tuple[int, Any]:
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as err:
+        raw, status = err.read(), err.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def venv_bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+@dataclass
+class StackState:
+    api_url: str
+    sandbox_url: str
+    aws_endpoint_url: str
+    tenant_id: str
+    api_key: str
+    sources: dict[str, dict[str, Any]]
+    env: dict[str, str]
+    receiver_url: str | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url, "sandbox_url": self.sandbox_url, "aws_endpoint_url": self.aws_endpoint_url,
+            "tenant_id": self.tenant_id, "api_key": self.api_key, "sources": self.sources,
+            "receiver_url": self.receiver_url, "region": REGION, "stage": STAGE,
+            "mail_from": MAIL_FROM, "env": self.env, "pids": self.pids,
+            "state_file": str(STATE_FILE.relative_to(ROOT)),
+        }
+
+    @classmethod
+    def load(cls, path: Path = STATE_FILE) -> StackState:
+        data = json.loads(path.read_text())
+        return cls(api_url=data["api_url"], sandbox_url=data["sandbox_url"],
+                   aws_endpoint_url=data["aws_endpoint_url"], tenant_id=data["tenant_id"],
+                   api_key=data["api_key"], sources=data["sources"], env=data["env"],
+                   receiver_url=data.get("receiver_url"), pids=data.get("pids", {}))
+
+
+def app_environment(aws_endpoint: str, sandbox_url: str, api_url: str) -> dict[str, str]:
+    """What the app's processes (chalice local, dispatcher, clock) need to find the local stack."""
+    return {
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "SIGNBRIDGE_STAGE": STAGE,
+        "SIGNBRIDGE_PUBLIC_BASE_URL": api_url,
+        "SIGNBRIDGE_MAIL_FROM": MAIL_FROM,
+        "SIGNBRIDGE_RETRY_BASE_SECONDS": "1",
+        "SIGNBRIDGE_ALLOW_PRIVATE_CALLBACKS": "1",
+        "DOCUSIGN_OAUTH_BASE": sandbox_url,
+        "DOCUSIGN_INTEGRATION_KEY": INTEGRATION_KEY,
+        "DOCUSIGN_USER_ID": DOCUSIGN_USER_ID,
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def use_environment(env: Mapping[str, str]) -> None:
+    """Points this process's boto3/PynamoDB at the stack (for the clock, the dispatcher, tests)."""
+    os.environ.update(env)
+    from chalicelib.aws import reset_clients
+    from chalicelib.config import reset_settings
+    from chalicelib.store.models import bind_tables
+    from chalicelib.store.registry import clear_cache
+
+    reset_settings()
+    reset_clients()
+    clear_cache()
+    bind_tables()
+
+
+def generate_rsa_key() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private_pem, public_pem
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def provision(env: Mapping[str, str]) -> None:
+    """Creates what the app expects to exist: tables, queues (with a dead-letter queue), the archive
+    bucket (versioned), the SES sender identity."""
+    use_environment(env)
+    from chalicelib.aws import client
+    from chalicelib.config import settings
+    from chalicelib.store.models import create_tables
+
+    create_tables()
+    sqs = client("sqs")
+    cfg = settings()
+    dlq_url = sqs.create_queue(QueueName=cfg.jobs_queue_name + "-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=cfg.jobs_queue_name, Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+    })
+    s3 = client("s3")
+    s3.create_bucket(Bucket=cfg.archive_bucket)
+    s3.put_bucket_versioning(Bucket=cfg.archive_bucket, VersioningConfiguration={"Status": "Enabled"})
+    client("ses").verify_domain_identity(Domain=MAIL_FROM.split("@", 1)[1])
+
+
+def seed(env: Mapping[str, str], sandbox_url: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The demo tenant, its API key, its sources and every secret; the sandbox learns the keys."""
+    use_environment(env)
+    from chalicelib.aws import client
+    from chalicelib.config import settings
+    from chalicelib.store.registry import Source, put_api_key, put_source, put_tenant
+
+    cfg = settings()
+    sm = client("secretsmanager")
+    private_pem, public_pem = generate_rsa_key()
+    connect_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    for name, value in (
+        (cfg.docusign_private_key_secret, private_pem),
+        (cfg.docusign_connect_keys_secret, json.dumps({"keys": [connect_key]})),
+        (cfg.signing_link_secret, secrets.token_urlsafe(32)),
+    ):
+        sm.create_secret(Name=name, SecretString=value)
+    status, _ = http_json("POST", f"{sandbox_url}/sandbox/integrations",
+                          {"integration_key": INTEGRATION_KEY, "public_key_pem": public_pem})
+    if status >= 300:
+        raise RuntimeError(f"sandbox refused the integration key: HTTP {status}")
+    status, _ = http_json("POST", f"{sandbox_url}/sandbox/connect-keys", {"keys": [connect_key]})
+    if status >= 300:
+        raise RuntimeError(f"sandbox refused the Connect keys: HTTP {status}")
+
+    put_tenant(TENANT_ID, "Demo Co.", {"time_zone": "Asia/Shanghai"})
+    api_key = "sbk_" + secrets.token_urlsafe(24)
+    put_api_key(TENANT_ID, api_key, "local stack")
+    sources: dict[str, dict[str, Any]] = {}
+    webhook_secret = new_webhook_secret()
+    secret_id = f"signbridge/{STAGE}/sources/{GENERIC_SOURCE_ID}"
+    sm.create_secret(Name=secret_id, SecretString=json.dumps({"secrets": [webhook_secret]}))
+    put_source(Source(source_id=GENERIC_SOURCE_ID, tenant_id=TENANT_ID, kind="generic", secret_id=secret_id))
+    sources[GENERIC_SOURCE_ID] = {"kind": "generic", "secret": webhook_secret}
+    return api_key, sources
+
+
+class Stack:
+    """Starts every process of the local stack; `stop()` ends them all (process groups)."""
+
+    def __init__(self, api_port: int | None = None, quiet: bool = True) -> None:
+        self.api_port = api_port or int(os.environ.get("SIGNBRIDGE_PORT", "8000"))
+        self.quiet = quiet
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.state: StackState | None = None
+        STATE_DIR.mkdir(exist_ok=True)
+
+    def _spawn(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(STATE_DIR / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start(self) -> StackState:
+        if not port_is_free(self.api_port):
+            raise RuntimeError(f"port {self.api_port} is busy: is a stack already running? "
+                               f"(set SIGNBRIDGE_PORT to use another)")
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackState:
+        moto_port, sandbox_port = free_port(), free_port()
+        aws = f"http://127.0.0.1:{moto_port}"
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        api_url = f"http://127.0.0.1:{self.api_port}"
+        moto = self._spawn("moto", [venv_bin("moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
+        sandbox = self._spawn("sandbox", [sys.executable, "-m", "devstack.sandbox", "--host", "127.0.0.1",
+                                          "--port", str(sandbox_port)])
+        wait_http(f"{aws}/moto-api/", proc=moto)
+        wait_http(f"{sandbox_url}/sandbox/connect-log", proc=sandbox)
+        env = app_environment(aws, sandbox_url, api_url)
+        provision(env)
+        api_key, sources = seed(env, sandbox_url)
+        api = self._spawn("api", [venv_bin("chalice"), "local", "--host", "127.0.0.1", "--port",
+                                  str(self.api_port), "--stage", STAGE, "--no-autoreload"], env)
+        dispatcher = self._spawn("dispatcher", [sys.executable, "-m", "devstack", "dispatcher"], env)
+        wait_http(f"{api_url}/health", timeout=60, proc=api)
+        if dispatcher.poll() is not None:
+            raise RuntimeError("the dispatcher exited at start; see .devstack/dispatcher.log")
+        self.state = StackState(
+            api_url=api_url, sandbox_url=sandbox_url, aws_endpoint_url=aws, tenant_id=TENANT_ID,
+            api_key=api_key, sources=sources, env=env, pids={n: p.pid for n, p in self.procs.items()},
+        )
+        STATE_FILE.write_text(json.dumps(self.state.to_json(), indent=2, ensure_ascii=False) + "\n")
+        return self.state
+
+    def check_alive(self) -> str | None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                return f"{name} exited with {proc.returncode} (see .devstack/{name}.log)"
+        return None
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    def __enter__(self) -> StackState:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
