@@ -77,6 +77,40 @@ def get_contract(contract_id: str) -> dict[str, Any]:
     return contract_detail(_tenant(), contract_id)
 
 
+@app.route("/v1/contracts/{contract_id}/signing-link", methods=["GET"])
+@api_route
+def signing_link(contract_id: str) -> dict[str, Any]:
+    from chalicelib.api import load_contract
+    from chalicelib.signing import signing_link as make_link
+
+    params = app.current_request.query_params or {}
+    return make_link(load_contract(_tenant(), contract_id), params.get("signer"))
+
+
+@app.route("/sign/{token}", methods=["GET"])
+@api_route
+def open_signing_link(token: str) -> Response:
+    from chalicelib.signing import open_link
+
+    return _page(open_link(token, header(app.current_request.headers, "accept-language")))
+
+
+@app.route("/signed", methods=["GET"])
+@api_route
+def signed() -> Response:
+    from chalicelib.signing import signed_page
+
+    params = app.current_request.query_params or {}
+    return _page(signed_page(params.get("event"), params.get("lang"), params.get("contract")))
+
+
+def _page(page: Any) -> Response:
+    if page.redirect:
+        return Response(body="", status_code=302, headers={"Location": page.redirect, "Cache-Control": "no-store"})
+    return Response(body=page.html, status_code=page.status,
+                    headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+
+
 @app.on_sqs_message(queue=jobs_queue_name(), batch_size=1)
 def process_job(event: Any) -> None:
     from chalicelib.jobs.runner import handle

@@ -29,7 +29,8 @@ TENANT_ID = "demo"
 GENERIC_SOURCE_ID = "demo-generic"
 MAIL_FROM = "signbridge@signbridge.example"
 INTEGRATION_KEY = "sandbox-integration-key"
-DOCUSIGN_USER_ID = "sandbox-user"
+# The sandbox's own user (a fixed default of its config): the JWT's `sub`.
+DOCUSIGN_USER_ID = "0f5e8d2c-7a41-4b6e-8d0c-0000000000u1"
 
 
 def free_port() -> int:
@@ -139,12 +140,14 @@ def use_environment(env: Mapping[str, str]) -> None:
     os.environ.update(env)
     from chalicelib.aws import reset_clients
     from chalicelib.config import reset_settings
+    from chalicelib.esign.auth import forget_session
     from chalicelib.store.models import bind_tables
     from chalicelib.store.registry import clear_cache
 
     reset_settings()
     reset_clients()
     clear_cache()
+    forget_session()
     bind_tables()
 
 

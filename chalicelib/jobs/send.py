@@ -64,13 +64,21 @@ def _send(record: ContractRecord) -> str:
                               detail={"error_code": err.code, "message": err.message, "trace_token": err.trace_token})
             return f"send failed: {err.code}"
         how = "created"
-    store.move_status(
-        record, Status.SENT, event_type="envelope_sent",
-        detail={"envelope_id": ref.envelope_id, "how": how, "rendered_sha256": record.rendered.sha256
-                if record.rendered else None},
-        actions=[ContractRecord.envelope_id.set(ref.envelope_id),
-                 ContractRecord.envelope_status.set(ref.status)],
-    )
+    try:
+        store.move_status(
+            record, Status.SENT, event_type="envelope_sent",
+            detail={"envelope_id": ref.envelope_id, "how": how, "rendered_sha256": record.rendered.sha256
+                    if record.rendered else None},
+            actions=[ContractRecord.envelope_id.set(ref.envelope_id),
+                     ContractRecord.envelope_status.set(ref.status)],
+        )
+    except store.StaleStatus:
+        # DocuSign's Connect message can arrive before this write: it has recorded the envelope and
+        # moved the contract on already. Anything else is a real conflict.
+        fresh = store.get_contract(record.tenant_id, record.contract_id)
+        if fresh.envelope_id != ref.envelope_id:
+            raise
+        store.append_event(fresh, "envelope_created", {"envelope_id": ref.envelope_id, "how": how})
     logger.info("envelope sent", extra={"contract_id": record.contract_id, "envelope_id": ref.envelope_id,
                                         "how": how})
     return f"sent {ref.envelope_id}"

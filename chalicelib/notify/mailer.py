@@ -37,9 +37,10 @@ def build_mime(email: Email, sender: str) -> EmailMessage:
         message["Cc"] = ", ".join(email.cc)
     message["Subject"] = email.subject
     message["Message-ID"] = make_msgid(domain=sender.split("@", 1)[-1])
-    message.set_content(email.text)
+    # base64 keeps the message 7-bit clean (Chinese text survives every relay)
+    message.set_content(email.text, cte="base64")
     if email.html:
-        message.add_alternative(email.html, subtype="html")
+        message.add_alternative(email.html, subtype="html", cte="base64")
     for attachment in email.attachments:
         maintype, subtype = attachment.mime_type.split("/", 1)
         message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,

@@ -1,0 +1,4 @@
+"""Reminders: `planning` and `settings` are pure (stdlib only); `scheduling` and `sending` talk to AWS.
+
+Nothing is imported here on purpose: importing the package must stay cheap for every handler.
+"""
