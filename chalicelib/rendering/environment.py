@@ -1,0 +1,179 @@
+"""The sandboxed Jinja2 environment that renders contract documents.
+
+- ``ImmutableSandboxedEnvironment``: templates (ours and every tenant override) cannot reach
+  Python internals, call unsafe attributes or mutate lists and dicts; ``*`` and ``**`` are
+  bounded so a template cannot allocate gigabytes.
+- autoescape is on for every template, whatever its name.
+- undefined values are strict: a missing required field fails loudly and names its path
+  (``missing field contract.delivery.place``).
+- templates come from the repository's top-level ``templates/`` directory (``/var/task/templates``
+  in Lambda, vendored there through ``vendor/templates``), or from a tenant override.
+
+Cold start: jinja2 is imported inside the functions here, never at module level; the environment
+is built once per process and cached in a module global.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.rendering.anchors import date_signed_anchor, full_name_anchor, sign_here_anchor
+from chalicelib.rendering.data import path_of
+from chalicelib.rendering.filters import FILTERS
+from chalicelib.rendering.overrides import TemplateOverrides
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from jinja2 import Template
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+MISSING_FIELD_PREFIX = "missing field "
+
+# Bounds on what one template expression may build (see _SandboxLimits below).
+MAX_SEQUENCE_REPEAT = 1_000_000  # characters/items produced by "x" * n
+MAX_POWER_BITS = 100_000  # bits of an integer produced by a ** b
+
+GLOBALS: dict[str, Any] = {
+    "sign_here_anchor": sign_here_anchor,
+    "date_signed_anchor": date_signed_anchor,
+    "full_name_anchor": full_name_anchor,
+}
+
+_environment: ImmutableSandboxedEnvironment | None = None
+_lock = threading.Lock()
+
+
+def get_environment() -> ImmutableSandboxedEnvironment:
+    """The process-wide environment over the built-in templates (built on first use)."""
+    global _environment
+    if _environment is None:
+        with _lock:
+            if _environment is None:
+                _environment = _build_environment()
+    return _environment
+
+
+def environment_for(overrides: TemplateOverrides | None, tenant_id: str | None) -> ImmutableSandboxedEnvironment:
+    """The environment for one render: the shared one, or for a tenant with overrides an overlay
+    whose loader asks the tenant's overrides first and falls back to the built-in templates.
+
+    The overlay is the same sandbox class with the same autoescape, undefined, filters and
+    globals; it has no template cache, since an override may change between renders.
+    """
+    env = get_environment()
+    if overrides is None or tenant_id is None:
+        return env
+    loader = TenantOverrideLoader(overrides, tenant_id, fallback=env.loader)
+    return env.overlay(loader=loader, cache_size=0)
+
+
+def is_tenant_filename(filename: str | None) -> bool:
+    return bool(filename) and str(filename).startswith("tenant:")
+
+
+class TenantOverrideLoader:
+    """A Jinja loader: the tenant's override of a template when there is one, else the fallback.
+
+    Each override is fetched at most once per loader (one loader serves one render), and the
+    names that came from the tenant are recorded in ``overridden``.
+    """
+
+    def __init__(self, overrides: TemplateOverrides, tenant_id: str, fallback: Any) -> None:
+        self.overrides = overrides
+        self.tenant_id = tenant_id
+        self.fallback = fallback
+        self.overridden: set[str] = set()
+        self._fetched: dict[str, str | None] = {}
+
+    def _override(self, name: str) -> str | None:
+        if name not in self._fetched:
+            self._fetched[name] = self.overrides.get(self.tenant_id, name)
+        return self._fetched[name]
+
+    def get_source(
+        self, environment: ImmutableSandboxedEnvironment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        from jinja2 import TemplateNotFound
+
+        normalised = posixpath.normpath(template)
+        if (
+            template.startswith("/")
+            or "\\" in template
+            or normalised != template.rstrip("/")
+            or normalised.startswith("..")
+        ):
+            raise TemplateNotFound(template)
+        source = self._override(template)
+        if source is None:
+            return self.fallback.get_source(environment, template)
+        self.overridden.add(template)
+        return source, f"tenant:{self.tenant_id}/{template}", lambda: False
+
+    def load(
+        self,
+        environment: ImmutableSandboxedEnvironment,
+        name: str,
+        globals: Any = None,
+    ) -> Template:
+        source, filename, uptodate = self.get_source(environment, name)
+        code = environment.compile(source, name, filename)
+        return environment.template_class.from_code(environment, code, globals or {}, uptodate)
+
+    def list_templates(self) -> list[str]:
+        return list(self.fallback.list_templates())
+
+
+def _build_environment() -> ImmutableSandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+    from jinja2.utils import missing
+
+    class PathUndefined(StrictUndefined):
+        """StrictUndefined whose message names the contract field by its dotted path."""
+
+        __slots__ = ()
+
+        @property
+        def _undefined_message(self) -> str:
+            if self._undefined_hint is None and self._undefined_obj is not missing:
+                path = path_of(self._undefined_obj)
+                if path is not None:
+                    name = self._undefined_name
+                    where = f"{path}[{name}]" if isinstance(name, int) else f"{path}.{name}"
+                    return MISSING_FIELD_PREFIX + where
+            message: str = super()._undefined_message
+            return message
+
+    class SandboxWithLimits(ImmutableSandboxedEnvironment):
+        """Bounds ``*`` (sequence repetition) and ``**`` (big integers) in template expressions."""
+
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                        if len(seq) * times > MAX_SEQUENCE_REPEAT:
+                            raise SecurityError("sequence repetition too large")
+            elif operator == "**" and isinstance(left, int) and isinstance(right, int):
+                if right > 0 and abs(left).bit_length() * right > MAX_POWER_BITS:
+                    raise SecurityError("power too large")
+            return super().call_binop(context, operator, left, right)
+
+    env = SandboxWithLimits(
+        loader=FileSystemLoader(str(TEMPLATES_DIR), encoding="utf-8"),
+        autoescape=True,
+        undefined=PathUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
+    return env
