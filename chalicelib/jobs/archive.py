@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.esign import envelopes
+from chalicelib.jobs.transitions import transition
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
@@ -27,5 +28,5 @@ def run(tenant_id: str, contract_id: str) -> str:
     from chalicelib.reminders.scheduling import schedule_contract
 
     planned = schedule_contract(record)
-    store.move_status(record, Status.ACTIVE, event_type="active", detail={"reminders_planned": planned})
+    transition(record, Status.ACTIVE, event_type="active", detail={"reminders_planned": planned})
     return "archived"

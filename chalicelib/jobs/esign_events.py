@@ -16,6 +16,7 @@ from chalicelib.aws import enqueue
 from chalicelib.contracts.lifecycle import Status, can_move
 from chalicelib.errors import RetryableError
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
+from chalicelib.jobs.transitions import transition
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, SignerState
@@ -86,7 +87,7 @@ def apply_change(
     if generated_at:
         actions.append(ContractRecord.last_connect_at.set(generated_at))
     try:
-        record = store.move_status(record, target, event_type=f"envelope_{status}", detail=detail,
+        record = transition(record, target, event_type=f"envelope_{status}", detail=detail,
                                    actions=actions, reason=voided_reason or _declined_reason(record))
     except store.StaleStatus:
         fresh = store.get_contract(record.tenant_id, record.contract_id)

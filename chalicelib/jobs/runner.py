@@ -68,6 +68,7 @@ def dead_letter(message: dict[str, Any], reason: str) -> None:
 def _mark_contract(message: dict[str, Any], reason: str) -> None:
     """Makes the failure visible on the contract (status and timeline)."""
     from chalicelib.contracts.lifecycle import Status, can_move
+    from chalicelib.jobs.transitions import transition
     from chalicelib.store import contracts as store
 
     tenant_id, contract_id = message.get("tenant_id"), message.get("contract_id")
@@ -79,7 +80,7 @@ def _mark_contract(message: dict[str, Any], reason: str) -> None:
     detail = {"job": message.get("job"), "reason": reason[:500]}
     if message.get("job") == "send" and can_move(record.status, Status.SEND_FAILED):
         try:
-            store.move_status(record, Status.SEND_FAILED, event_type="job_dead_lettered", detail=detail,
+            transition(record, Status.SEND_FAILED, event_type="job_dead_lettered", detail=detail,
                               reason=reason[:500])
             return
         except store.StaleStatus:

@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.errors import RetryableError
 from chalicelib.esign import envelopes
+from chalicelib.jobs.transitions import transition
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
@@ -40,7 +41,7 @@ def _send(record: ContractRecord) -> str:
     if record.status not in SENDABLE or record.envelope_id:
         return f"nothing to do ({record.status})"
     if record.status != Status.SENDING:
-        record = store.move_status(record, Status.SENDING, event_type="sending")
+        record = transition(record, Status.SENDING, event_type="sending")
     document: dict[str, Any] = record.document
     try:
         rendered = _render(record)
@@ -49,7 +50,7 @@ def _send(record: ContractRecord) -> str:
 
         if not isinstance(err, RenderError):
             raise
-        store.move_status(record, Status.SEND_FAILED, event_type="render_failed", reason=str(err),
+        transition(record, Status.SEND_FAILED, event_type="render_failed", reason=str(err),
                           detail={"error": str(err)})
         return "render failed"
 
@@ -60,12 +61,12 @@ def _send(record: ContractRecord) -> str:
         try:
             ref = envelopes.create_envelope(_envelope_request(record, document, rendered.html))
         except envelopes.EnvelopeRejected as err:
-            store.move_status(record, Status.SEND_FAILED, event_type="send_failed", reason=err.message or err.code,
+            transition(record, Status.SEND_FAILED, event_type="send_failed", reason=err.message or err.code,
                               detail={"error_code": err.code, "message": err.message, "trace_token": err.trace_token})
             return f"send failed: {err.code}"
         how = "created"
     try:
-        store.move_status(
+        transition(
             record, Status.SENT, event_type="envelope_sent",
             detail={"envelope_id": ref.envelope_id, "how": how, "rendered_sha256": record.rendered.sha256
                     if record.rendered else None},

@@ -1,0 +1,41 @@
+"""Every status change goes through here: the conditional move (store), then what a status change
+sets off — the signed callback to the CRM. Keeping it in one place means no caller can forget it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from chalicelib.contracts.lifecycle import Status
+from chalicelib.store import contracts as store
+from chalicelib.store.models import ContractRecord
+
+
+def transition(
+    record: ContractRecord,
+    target: Status,
+    *,
+    event_type: str,
+    detail: Mapping[str, Any] | None = None,
+    actions: Iterable[Action] = (),
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> ContractRecord:
+    previous = record.status
+    moved = store.move_status(record, target, event_type=event_type, detail=detail, actions=actions,
+                              reason=reason, at=at)
+    _notify(moved, previous, event_type, detail, at)
+    return moved
+
+
+def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any] | None,
+            at: datetime | None) -> None:
+    try:
+        from chalicelib.notify import callbacks
+    except ImportError:  # callbacks not built yet
+        return
+    callbacks.status_changed(record, event_type, record.status, {**(detail or {}), "previous_status": previous},
+                             at or store.now_utc())
