@@ -77,6 +77,15 @@ def get_contract(contract_id: str) -> dict[str, Any]:
     return contract_detail(_tenant(), contract_id)
 
 
+@app.route("/v1/contracts/preview", methods=["POST"], content_types=["application/json"])
+@api_route
+def preview_contract() -> Response:
+    from chalicelib.preview import preview
+
+    html = preview(_tenant(), app.current_request.raw_body or b"")
+    return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
 @app.route("/v1/contracts/{contract_id}/signing-link", methods=["GET"])
 @api_route
 def signing_link(contract_id: str) -> dict[str, Any]:

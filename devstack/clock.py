@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devstack.lambda_runtime import FakeLambdaContext, app_module, scheduled_event
-from devstack.stack import StackState, use_environment
+from devstack.stack import STATE_FILE, StackState, use_environment
 
 SCHEDULED_HANDLERS = ("hourly_reminders", "daily_reconcile")
 
@@ -34,5 +34,15 @@ def fire(at: str) -> dict[str, Any]:
 
 
 def main(at: str) -> int:
+    import sys
+
+    try:
+        event_time(at)
+    except ValueError as err:
+        print(f"clock: {err}", file=sys.stderr)
+        return 2
+    if not STATE_FILE.exists():
+        print("clock: no running stack (.devstack/state.json is missing): start one with `make run`", file=sys.stderr)
+        return 2
     print(json.dumps(fire(at), ensure_ascii=False, indent=2, default=str))
     return 0

@@ -88,7 +88,9 @@ def _send(record: ContractRecord) -> str:
 def _render(record: ContractRecord) -> Any:
     from chalicelib.rendering.render import render_contract
 
-    rendered = render_contract(record.document, tenant_id=record.tenant_id)
+    from chalicelib.store.templates import RegistryTemplateOverrides
+
+    rendered = render_contract(record.document, overrides=RegistryTemplateOverrides(), tenant_id=record.tenant_id)
     if record.rendered is None or record.rendered.sha256 != rendered.sha256:
         ref = documents.put_rendered(record.tenant_id, record.contract_id, rendered.html,
                                      rendered.template_version)

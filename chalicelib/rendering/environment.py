@@ -16,6 +16,7 @@ is built once per process and cached in a module global.
 from __future__ import annotations
 
 import posixpath
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,21 @@ if TYPE_CHECKING:
     from jinja2 import Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+def _find_templates_dir() -> Path:
+    """The project's templates/: next to chalicelib/ in a checkout or a plain Lambda zip
+    (/var/task/templates); with Chalice's automatic_layer, vendor/templates lands in the dependency
+    layer's site-packages (/opt/python/lib/python3.X/site-packages/templates) instead."""
+    beside_code = Path(__file__).resolve().parents[2] / "templates"
+    if (beside_code / "contracts").is_dir():
+        return beside_code
+    for entry in sys.path:
+        candidate = Path(entry or ".") / "templates"
+        if (candidate / "contracts").is_dir():
+            return candidate.resolve()
+    return beside_code
+
+
+TEMPLATES_DIR = _find_templates_dir()
 
 MISSING_FIELD_PREFIX = "missing field "
 

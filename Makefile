@@ -1,0 +1,54 @@
+# signbridge — two commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv and installs what it needs (pip packages, Debian packages) by itself.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The sandbox prints signed PDFs with weasyprint (pango) in Chinese (Noto CJK);
+# browser tests and document previews drive Debian's chromium.
+DEMO_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
+TEST_DEBS := $(DEMO_DEBS) chromium
+PYTEST_ARGS ?=
+
+.PHONY: demo run test lint docs-preview bench clean system-demo system-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+system-demo:
+	@./devstack/ensure-debian-packages.sh $(DEMO_DEBS)
+
+system-test:
+	@./devstack/ensure-debian-packages.sh $(TEST_DEBS)
+
+## One sales contract through its whole life on the embedded stack; prints its timeline.
+demo: system-demo $(STAMP)
+	$(BIN)/python -m devstack demo
+
+## The whole local stack, up until Ctrl-C (API, DocuSign sandbox, embedded AWS, CRM receiver).
+run: system-demo $(STAMP)
+	$(BIN)/python -m devstack run
+
+## Lint, then every test tier: unit, integration, end to end, browser.
+test: system-test $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2 --dist loadgroup -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## The 8 contract documents rendered and screenshotted in headless Chromium.
+docs-preview: system-test $(STAMP)
+	$(BIN)/python -m devstack.docs_preview --out docs/previews
+
+## Benchmarks (ratios in one run), written to BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache docs/previews

@@ -1,0 +1,52 @@
+"""Tenant template overrides kept in the registry table (`template#{tenant}#{name}`): any built-in
+template, `_base` included, can be replaced per tenant. Read at most once a minute per warm Lambda."""
+
+from __future__ import annotations
+
+import time
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.store.contracts import now_utc
+from chalicelib.store.models import RegistryRecord
+
+_TTL_SECONDS = 60.0
+_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def _key(tenant_id: str, template_name: str) -> str:
+    return f"template#{tenant_id}#{template_name}"
+
+
+class RegistryTemplateOverrides:
+    """Implements chalicelib.rendering.overrides.TemplateOverrides over DynamoDB."""
+
+    def get(self, tenant_id: str, template_name: str) -> str | None:
+        key = _key(tenant_id, template_name)
+        hit = _cache.get(key)
+        if hit and time.monotonic() - hit[0] < _TTL_SECONDS:
+            return hit[1]
+        try:
+            source = (RegistryRecord.get(key).data or {}).get("source")
+        except DoesNotExist:
+            source = None
+        _cache[key] = (time.monotonic(), source)
+        return source
+
+
+def put_template_override(tenant_id: str, template_name: str, source: str) -> None:
+    RegistryRecord(key=_key(tenant_id, template_name), kind="template", tenant_id=tenant_id,
+                   data={"source": source}, created_at=now_utc()).save()
+    _cache.pop(_key(tenant_id, template_name), None)
+
+
+def delete_template_override(tenant_id: str, template_name: str) -> None:
+    try:
+        RegistryRecord.get(_key(tenant_id, template_name)).delete()
+    except DoesNotExist:
+        pass
+    _cache.pop(_key(tenant_id, template_name), None)
+
+
+def clear_cache() -> None:
+    _cache.clear()

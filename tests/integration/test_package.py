@@ -1,0 +1,66 @@
+"""The templates reach the deployment package: `chalice package` builds the zip, the templates are
+inside, and a contract renders from the extracted zip alone (the app code and its packaged
+dependencies, not this checkout)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.xdist_group("package")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package") / "out"
+    chalice = Path(sys.executable).parent / "chalice"
+    subprocess.run([str(chalice), "package", "--stage", "dev", str(out)], cwd=ROOT, check=True,
+                   capture_output=True, text=True, timeout=600,
+                   env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+    return out
+
+
+def test_the_zip_holds_every_contract_template(package: Path) -> None:
+    app_zip = zipfile.ZipFile(package / "deployment.zip").namelist()
+    assert "app.py" in app_zip and "chalicelib/rendering/render.py" in app_zip
+    # vendor/templates ships with the code, or in the shared layer under site-packages.
+    names = {n.split("site-packages/", 1)[-1] for z in package.glob("*.zip") for n in zipfile.ZipFile(z).namelist()}
+    for contract_type in ("sales", "service", "partner", "supplier"):
+        for locale in ("zh-CN", "en"):
+            assert f"templates/contracts/{contract_type}.{locale}.html.j2" in names
+    assert "templates/contracts/_base.html.j2" in names
+    assert any(n.startswith("templates/emails/") for n in names)
+    assert any(n.startswith("templates/pages/") for n in names)
+
+
+def test_a_contract_renders_from_the_extracted_zip(package: Path, tmp_path: Path) -> None:
+    root = tmp_path / "task"
+    for archive in package.glob("*.zip"):  # the app and, with automatic_layer, its dependency layer
+        zipfile.ZipFile(archive).extractall(root)
+    site = root / "python" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    contract = json.loads((ROOT / "devstack" / "samples" / "sales.json").read_text())["contract"]
+    code = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(root)!r}, {str(site)!r}]\n"
+        "from chalicelib.rendering.render import render_contract\n"
+        "import chalicelib.rendering.environment as env\n"
+        f"doc = render_contract(json.loads({json.dumps(contract, ensure_ascii=False)!r}))\n"
+        "print(env.TEMPLATES_DIR)\n"
+        "print(doc.template_version)\n"
+        "print('壹拾贰万捌仟元整' in doc.html, 'HT-2026-0117' in doc.html)\n"
+    )
+    # -I: isolated, so nothing comes from this checkout or the venv's site-packages.
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)
+    templates_dir, version, checks = result.stdout.strip().splitlines()
+    # In the app zip, or in the dependency layer when automatic_layer is on: either way, extracted.
+    assert templates_dir in (str(root / "templates"), str(site / "templates"))
+    assert version.startswith("sales.zh-CN@")
+    assert checks == "True True"

@@ -1,0 +1,62 @@
+"""POST /v1/contracts/preview, and per-tenant template overrides used by preview and by sending."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.stack import StackHarness
+
+SAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "samples"
+
+
+def body(kind: str = "sales") -> dict:
+    return json.loads((SAMPLES / f"{kind}.json").read_text())
+
+
+def preview(stack: StackHarness, payload: object, auth: bool = True):
+    headers = {"Content-Type": "application/json", **(stack.auth() if auth else {})}
+    return stack.client.http.post("/v1/contracts/preview", headers=headers,
+                                  body=json.dumps(payload, ensure_ascii=False).encode())
+
+
+def test_preview_renders_and_sends_nothing(stack: StackHarness) -> None:
+    response = preview(stack, body("sales"))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    html = response.body.decode()
+    assert "HT-2026-0117" in html and "壹拾贰万捌仟元整" in html
+    assert stack.drain_jobs() == 0
+    assert stack.sandbox("GET", "/sandbox/envelopes").get("envelopes", []) == []
+
+
+def test_preview_lists_every_problem(stack: StackHarness) -> None:
+    payload = body("service")
+    del payload["contract"]["quality_guarantee"]
+    payload["contract"]["end_date"] = payload["contract"]["effective_date"]
+    response = preview(stack, payload)
+    assert response.status_code == 422
+    details = response.json_body["error"]["details"]
+    paths = {d["path"] for d in details}
+    assert "contract.quality_guarantee" in paths
+    assert "contract.end_date" in paths
+
+
+def test_preview_needs_an_api_key(stack: StackHarness) -> None:
+    assert preview(stack, body(), auth=False).status_code == 401
+
+
+def test_a_tenant_template_override_is_used_and_recorded(stack: StackHarness) -> None:
+    from chalicelib.store.templates import put_template_override
+
+    put_template_override(stack.tenant_id, "contracts/sales.zh-CN.html.j2", (
+        '{% extends "contracts/_base.html.j2" %}'
+        '{% set R = {"ours": "卖方", "counterparty": "买方", "order": ["ours", "counterparty"], "subject": "产品买卖"} %}'
+        "{% block clauses %}<p>租户专用条款：{{ contract.after_sales }}</p>{% endblock %}"
+    ))
+    html = preview(stack, body("sales")).body.decode()
+    assert "租户专用条款" in html
+
+    contract_id = stack.post_webhook(body("sales")).json_body["contract_id"]
+    sent = stack.wait_status(contract_id, "sent")
+    assert sent["documents"]["rendered"]["template_version"].startswith("tenant:demo/sales.zh-CN@")
