@@ -21,7 +21,8 @@ pytestmark = pytest.mark.xdist_group("package")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("package") / "out"
     chalice = Path(sys.executable).parent / "chalice"
-    subprocess.run([str(chalice), "package", "--stage", "dev", str(out)], cwd=ROOT, check=True,
+    subprocess.run([str(chalice), "package", "--stage", "dev", "--merge-template", "infra/resources.json", str(out)],
+                   cwd=ROOT, check=True,
                    capture_output=True, text=True, timeout=600,
                    env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
     return out
@@ -64,3 +65,16 @@ def test_a_contract_renders_from_the_extracted_zip(package: Path, tmp_path: Path
     assert templates_dir in (str(root / "templates"), str(site / "templates"))
     assert version.startswith("sales.zh-CN@")
     assert checks == "True True"
+
+
+def test_the_merged_template_passes_cfn_lint_and_declares_the_resources(package: Path) -> None:
+    template = json.loads((package / "sam.json").read_text())
+    resources = template["Resources"]
+    for name in ("ContractsTable", "EventsTable", "KeysTable", "RemindersTable", "RegistryTable", "JobsQueue",
+                 "JobsDeadLetterQueue", "ArchiveBucket", "DeadLetterAlarm", "Dashboard", "ProcessJob", "APIHandler"):
+        assert name in resources, name
+    assert resources["JobsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert resources["ProcessJob"]["Properties"]["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(package / "sam.json")],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
