@@ -154,8 +154,9 @@ def run_scenario(state: StackState) -> DemoResult:
         raise DemoFailed(f"no expiry reminder was sent; got {[m['subject'] for m in sent]}")
     say(f"  ✓ reminder email sent    to {expiry[-1]['to']}: {expiry[-1]['subject']}")
     if len(sent) > len(expiry):
-        say(f"    (and {len(sent) - len(expiry)} earlier reminders that came due while the clock jumped: "
-            f"payments, delivery, the 90-day notice)")
+        others = ", ".join(sorted({m["subject"].split("：")[0] for m in sent if m not in expiry}))
+        say(f"    (and {len(sent) - len(expiry)} earlier reminders that came due while the clock jumped a year, "
+            f"sent once as a catch-up: {others})")
     contract = get_contract(state, contract_id)
     return DemoResult(contract_id, contract["envelope_id"], signed_sha, pdf_sha, instant.isoformat(), sent, contract)
 
