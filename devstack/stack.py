@@ -224,6 +224,10 @@ def seed(env: Mapping[str, str], sandbox_url: str) -> tuple[str, dict[str, dict[
     sm.create_secret(Name=secret_id, SecretString=json.dumps({"secrets": [webhook_secret]}))
     put_source(Source(source_id=GENERIC_SOURCE_ID, tenant_id=TENANT_ID, kind="generic", secret_id=secret_id))
     sources[GENERIC_SOURCE_ID] = {"kind": "generic", "secret": webhook_secret}
+    # One source per CRM kind (demo-hubspot, demo-salesforce, ...), after the generic one.
+    from devstack.crm_samples import seed_crm_sources
+
+    sources.update(seed_crm_sources(TENANT_ID, cfg.public_base_url))
     return api_key, sources
 
 

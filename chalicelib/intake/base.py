@@ -38,6 +38,7 @@ class InboundEvent:
     delivery_id: str  # the CRM's delivery id, or a key synthesized from the payload
     body: Mapping[str, Any]
     field_sources: Mapping[str, str] = field(default_factory=dict)  # canonical path -> CRM field
+    ignored: str | None = None  # why this CRM event needs no action (answered 200, nothing stored)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class IntakeResult:
 class Adapter(Protocol):
     kind: str
     content_types: tuple[str, ...]
+    # True when one request carries several independent events and the CRM retries the whole
+    # request until it is acknowledged (Salesforce): a permanently invalid event is then recorded
+    # as rejected instead of failing the request, so that the valid ones are acknowledged.
+    batch: bool
 
     def verify(self, source: Source, request: InboundRequest) -> str | None:
         """Raises Unauthorized; may return the delivery id when the scheme carries one."""

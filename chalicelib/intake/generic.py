@@ -10,6 +10,7 @@ from chalicelib.store.registry import Source
 class GenericAdapter:
     kind = "generic"
     content_types = ("application/json",)
+    batch = False
 
     def verify(self, source: Source, request: InboundRequest) -> str | None:
         return verify_standard_webhooks(source.secrets(), request.headers, request.raw_body)

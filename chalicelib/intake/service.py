@@ -1,55 +1,98 @@
-"""Intake: verify, persist, enqueue, answer. No DocuSign and no rendering happen in the request."""
+"""Intake: verify, persist, enqueue, answer. No DocuSign and no rendering happen in the request.
+
+Order, for every CRM kind: find the source → size and content type → the adapter verifies the
+CRM's scheme on the raw bytes → the adapter parses the native body into events (mapping a CRM
+record to the canonical body) → each event is validated, then applied (events.py). A request that
+fails before an event is applied stores nothing and answers 4xx in the public error shape.
+
+A request with several events (a Salesforce message, a batch of HubSpot webhook events) is
+answered as a whole: an event that is permanently refused (422, 409) is recorded as a rejected
+intake — a key record with the errors, a log line and a metric — and the others still go through,
+because the CRM would otherwise resend the whole batch for hours with the same bad data.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.aws import enqueue
-from chalicelib.contracts.lifecycle import Status
 from chalicelib.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.intake import events
 from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult
+from chalicelib.intake.mapping import crm_field_for
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord, SignerState
 from chalicelib.store.registry import Source, get_source
 
 MAX_BODY_BYTES = 256 * 1024
+KINDS = ("generic", "hubspot", "salesforce", "zoho", "fxiaoke", "pipedrive")
+
+# Kept importable from here: other modules and tests enqueue sends through the service.
+enqueue_send = events.enqueue_send
 
 
 def adapter_for(kind: str) -> Adapter:
-    from chalicelib.intake.generic import GenericAdapter
+    if kind == "generic":
+        from chalicelib.intake.generic import GenericAdapter
 
-    adapters: dict[str, Adapter] = {"generic": GenericAdapter()}
-    if kind not in adapters:
-        raise NotFound(f"source kind {kind!r} is not supported")
-    return adapters[kind]
+        return GenericAdapter()
+    if kind == "hubspot":
+        from chalicelib.intake.hubspot import HubSpotAdapter
+
+        return HubSpotAdapter()
+    if kind == "salesforce":
+        from chalicelib.intake.salesforce import SalesforceAdapter
+
+        return SalesforceAdapter()
+    if kind == "zoho":
+        from chalicelib.intake.zoho import ZohoAdapter
+
+        return ZohoAdapter()
+    if kind == "fxiaoke":
+        from chalicelib.intake.fxiaoke import FxiaokeAdapter
+
+        return FxiaokeAdapter()
+    if kind == "pipedrive":
+        from chalicelib.intake.pipedrive import PipedriveAdapter
+
+        return PipedriveAdapter()
+    raise NotFound(f"source kind {kind!r} is not supported")
 
 
 def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
     source = get_source(source_id)
     if source is None:
         raise NotFound(f"unknown source {source_id!r}")
-    if len(request.raw_body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is {len(request.raw_body)} bytes; the limit is {MAX_BODY_BYTES}")
     adapter = adapter_for(source.kind)
+    limit = getattr(adapter, "max_body_bytes", MAX_BODY_BYTES)
+    if len(request.raw_body) > limit:
+        raise PayloadTooLarge(f"the body is {len(request.raw_body)} bytes; the limit is {limit}")
     if request.content_type not in adapter.content_types:
         raise UnsupportedMediaType(
             f"content type {request.content_type or '(none)'!r} is not accepted from a {source.kind} source; "
             f"send {' or '.join(adapter.content_types)}"
         )
     delivery_id = adapter.verify(source, request)
-    events = adapter.parse(source, request, delivery_id)
-    results = [_accept(source, event) for event in events]
+    inbound = adapter.parse(source, request, delivery_id)
+    if not inbound:
+        raise MalformedBody("the body holds no event")
+    if adapter.batch or len(inbound) > 1:
+        results = [_accept_in_batch(source, event) for event in inbound]
+    else:
+        results = [_accept(source, inbound[0])]
     ack = adapter.acknowledge(results)
     if ack is not None:
         return ack
-    return results[0]
+    if len(results) == 1:
+        return results[0]
+    return IntakeResult(200, {"results": [r.body for r in results]})
 
 
 def _accept(source: Source, event: InboundEvent) -> IntakeResult:
     from chalicelib.contracts import ContractInvalid, parse_webhook_body
 
+    if event.ignored:
+        return IntakeResult(200, {"status": "ignored", "reason": event.ignored})
     if not event.delivery_id:
         raise MalformedBody("no delivery id: send a webhook-id header or an event_id")
     try:
@@ -57,58 +100,57 @@ def _accept(source: Source, event: InboundEvent) -> IntakeResult:
     except ContractInvalid as invalid:
         raise _validation_error(invalid, event.field_sources) from invalid
     if envelope.event == "contract.created":
-        return _create(source, event, envelope.contract)
-    raise ApiError(f"event {envelope.event!r} is not handled yet", status=422, code="unsupported_event")
+        return events.created(source, event, envelope.contract)
+    repeat = store.find_by_delivery(source.source_id, event.delivery_id)
+    if repeat is not None:
+        return IntakeResult(200, events.summary(repeat))
+    if envelope.event == "contract.updated":
+        return events.updated(source, event, envelope.contract)
+    return events.cancelled(source, event, envelope.crm_record_id)
+
+
+def _accept_in_batch(source: Source, event: InboundEvent) -> IntakeResult:
+    try:
+        return _accept(source, event)
+    except ApiError as err:
+        if err.status >= 500:
+            raise
+        _record_rejection(source, event, err)
+        return IntakeResult(err.status, {"delivery_id": event.delivery_id, **err.body()})
+
+
+def _record_rejection(source: Source, event: InboundEvent, err: ApiError) -> None:
+    """Makes a refused event of an acknowledged batch visible: a queryable record, the contract's
+    timeline when there is one, a log line with every detail, and a metric to alarm on."""
+    crm_record_id = _crm_record_id(event.body)
+    existing = store.find_by_crm_record(source.tenant_id, crm_record_id) if crm_record_id else None
+    detail = {"source_id": source.source_id, "delivery_id": event.delivery_id, "crm_record_id": crm_record_id,
+              "status": err.status, **err.body()}
+    store.record_rejected_intake(source.tenant_id, source.source_id, event.delivery_id, detail,
+                                 existing.contract_id if existing else None)
+    if existing is not None:
+        store.append_event(existing, "crm_event_rejected", detail)
+    logger.error("CRM event rejected", extra={"tenant_id": source.tenant_id, **detail})
+    _count_rejection(source)
+
+
+def _count_rejection(source: Source) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="IntakeRejected", unit=MetricUnit.Count, value=1, namespace="signbridge") as metric:
+        metric.add_dimension(name="source_kind", value=source.kind)
+
+
+def _crm_record_id(body: Mapping[str, Any]) -> str | None:
+    contract = body.get("contract") if isinstance(body, Mapping) else None
+    value = contract.get("crm_record_id") if isinstance(contract, Mapping) else None
+    return str(value) if isinstance(value, str | int) and str(value) else None
 
 
 def _validation_error(invalid: Any, field_sources: Mapping[str, str]) -> ApiError:
     body = invalid.to_error_body()["error"]
     details = []
     for detail in body.get("details", []):
-        crm_field = detail.get("crm_field") or field_sources.get(detail["path"])
+        crm_field = detail.get("crm_field") or crm_field_for(detail["path"], field_sources)
         details.append({**detail, "crm_field": crm_field} if crm_field else detail)
     return ApiError(body["message"], details, status=422, code="validation_error")
-
-
-def _create(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
-    document = contract.to_canonical_dict()
-    signers = [
-        SignerState(
-            position=position,
-            recipient_id=str(position),
-            name=signer["name"],
-            email=signer["email"],
-            routing_order=int(signer["routing_order"]),
-            delivery=signer.get("delivery", "email"),
-        )
-        for position, signer in enumerate(document["signers"], start=1)
-    ]
-    result = store.create_contract(
-        tenant_id=source.tenant_id,
-        source_id=source.source_id,
-        delivery_id=event.delivery_id,
-        document=document,
-        signers=signers,
-        callback_url=document.get("callback_url"),
-        event_detail={"source_id": source.source_id, "delivery_id": event.delivery_id,
-                      "crm_record_id": document["crm_record_id"]},
-    )
-    record = result.contract
-    if result.created:
-        logger.info("contract received", extra={"contract_id": record.contract_id, "tenant_id": record.tenant_id})
-        enqueue_send(record)
-        return IntakeResult(202, _summary(record))
-    store.remember_delivery(source.tenant_id, source.source_id, event.delivery_id, record.contract_id)
-    if record.status == Status.RECEIVED:
-        # The first attempt may have died between persisting and enqueueing: the send job is
-        # idempotent, so enqueueing again is safe and guarantees progress.
-        enqueue_send(record)
-    return IntakeResult(200, _summary(record))
-
-
-def enqueue_send(record: ContractRecord) -> None:
-    enqueue({"job": "send", "tenant_id": record.tenant_id, "contract_id": record.contract_id})
-
-
-def _summary(record: ContractRecord) -> dict[str, str]:
-    return {"contract_id": record.contract_id, "status": record.status}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from collections.abc import Mapping, Sequence
 
 from chalicelib.errors import Unauthorized
@@ -40,3 +44,95 @@ def _reason(message: str) -> str:
     if "Invalid Signature Headers" in message:
         return "malformed webhook-timestamp header"
     return "signature does not match the body"
+
+
+# --- HubSpot v3 -----------------------------------------------------------------------------------
+
+HUBSPOT_TOLERANCE_MS = 5 * 60 * 1000  # HubSpot: reject requests older than 5 minutes
+
+# HubSpot signs the URI with these characters decoded (its request-validation guide lists them), so
+# the URL we rebuild is normalized the same way before it is signed again here.
+_HUBSPOT_DECODED = {
+    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
+    "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
+}
+
+
+def hubspot_uri(url: str) -> str:
+    for encoded, plain in _HUBSPOT_DECODED.items():
+        url = url.replace(encoded, plain).replace(encoded.lower(), plain)
+    return url
+
+
+def hubspot_v3_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    message = method.upper().encode() + hubspot_uri(uri).encode() + body + timestamp.encode()
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def verify_hubspot_v3(
+    secrets: Sequence[str], headers: Mapping[str, str], method: str, uris: Sequence[str], raw_body: bytes,
+    now_ms: int | None = None,
+) -> None:
+    """X-HubSpot-Signature-v3 = base64(HMAC-SHA256(client secret, method + URI + body + timestamp)),
+    with X-HubSpot-Request-Timestamp (ms) at most 5 minutes away. `uris` are the URLs HubSpot may
+    have called (the rebuilt request URL and the source's configured public URL)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    signature = lowered.get("x-hubspot-signature-v3")
+    timestamp = lowered.get("x-hubspot-request-timestamp")
+    if not signature or not timestamp:
+        raise Unauthorized("missing signature: X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp are required")
+    if not timestamp.isdigit():
+        raise Unauthorized("malformed X-HubSpot-Request-Timestamp header")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if abs(now - int(timestamp)) > HUBSPOT_TOLERANCE_MS:
+        raise Unauthorized("stale signature: X-HubSpot-Request-Timestamp is outside the 5 minute window")
+    if not secrets:
+        raise Unauthorized("no secret is configured for this source")
+    for secret in secrets:
+        for uri in dict.fromkeys(uris):
+            expected = hubspot_v3_signature(secret, method, uri, raw_body, timestamp)
+            if hmac.compare_digest(expected.encode(), signature.strip().encode()):
+                return
+    raise Unauthorized("signature does not match the request (method, URL, body and timestamp)")
+
+
+# --- shared tokens and basic auth (schemes without a signature over the body) ---------------------
+
+
+def matches_any(candidate: str | None, secrets: Sequence[str]) -> bool:
+    """Constant-time comparison against every active secret (rotation keeps two valid)."""
+    if not candidate:
+        return False
+    found = False
+    for secret in secrets:
+        # No early exit: the time taken does not tell which secret (if any) matched.
+        found |= hmac.compare_digest(candidate.encode(), secret.encode())
+    return found
+
+
+def verify_token(secrets: Sequence[str], candidates: Sequence[str | None], where: str) -> None:
+    if not any(candidates):
+        raise Unauthorized(f"missing token: send it as {where}")
+    if not secrets:
+        raise Unauthorized("no secret is configured for this source")
+    if not any(matches_any(c, secrets) for c in candidates if c):
+        raise Unauthorized("the token does not match")
+
+
+def verify_basic_auth(username: str | None, secrets: Sequence[str], authorization: str | None) -> None:
+    """HTTP basic auth (Pipedrive's webhook http_auth_user / http_auth_password): the password is the
+    source's secret, the user name a source option."""
+    if not authorization or not authorization[:6].lower() == "basic ":
+        raise Unauthorized("missing credentials: send HTTP basic auth (Authorization: Basic ...)")
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise Unauthorized("malformed Authorization header") from err
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthorized("malformed Authorization header")
+    if not username or not secrets:
+        raise Unauthorized("no credentials are configured for this source")
+    user_ok = hmac.compare_digest(user.encode(), username.encode())
+    if not (matches_any(password, secrets) and user_ok):
+        raise Unauthorized("user name or password does not match")

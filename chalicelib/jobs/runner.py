@@ -26,6 +26,8 @@ def _jobs() -> dict[str, Callable[[dict[str, Any]], str]]:
     return {
         "send": lambda m: send.run(m["tenant_id"], m["contract_id"]),
         "archive": lambda m: archive.run(m["tenant_id"], m["contract_id"]),
+        "callback": lambda m: __import__("chalicelib.notify.callbacks", fromlist=["run"]).run(m),
+        "void": lambda m: __import__("chalicelib.jobs.void", fromlist=["run"]).run(m),
     }
 
 

@@ -249,3 +249,57 @@ def release_claim(key: str) -> None:
         KeyRecord(key=key).delete()
     except Exception:  # noqa: BLE001 - best effort; the TTL cleans up anyway
         pass
+
+
+# --- CRM updates and refused intake (added for the CRM adapters) -----------------------------------
+
+REJECTED_INTAKE_TTL = timedelta(days=30)
+
+
+def replace_document(
+    contract: ContractRecord,
+    document: Mapping[str, Any],
+    signers: Iterable[SignerState],
+    *,
+    event_type: str,
+    detail: Mapping[str, Any] | None = None,
+) -> ContractRecord:
+    """Replaces the canonical document (and the signers derived from it) of a contract that has not
+    been sent, with its event, in one transaction conditional on the status the caller saw: a send
+    job that got there first makes this raise StaleStatus instead of changing what is being sent."""
+    callback_url = document.get("callback_url")
+    actions = [
+        ContractRecord.document.set(dict(document)),
+        ContractRecord.signers.set(list(signers)),
+        ContractRecord.number.set(str(document["number"])),
+        ContractRecord.contract_type.set(str(document["type"])),
+        ContractRecord.locale.set(str(document["locale"])),
+        ContractRecord.callback_url.set(callback_url) if callback_url else ContractRecord.callback_url.remove(),
+        ContractRecord.updated_at.set(now_utc()),
+    ]
+    event = _event(contract.tenant_id, contract.contract_id, event_type, contract.status, detail)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(contract, actions=actions, condition=ContractRecord.status == contract.status,
+                      add_version_condition=False)
+            tx.save(event)
+    except TransactWriteError as err:
+        raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err
+    return get_contract(contract.tenant_id, contract.contract_id)
+
+
+def record_rejected_intake(
+    tenant_id: str, source_id: str, delivery_id: str, detail: Mapping[str, Any], contract_id: str | None = None,
+) -> None:
+    """Keeps a CRM event we acknowledged but could not accept (an invalid notification in a
+    Salesforce message), so that it is visible and queryable: key rejected#{source}#{delivery}."""
+    now = now_utc()
+    KeyRecord(key=f"rejected#{source_id}#{delivery_id}", tenant_id=tenant_id, contract_id=contract_id,
+              detail=dict(detail), created_at=now, expires_at=now + REJECTED_INTAKE_TTL).save()
+
+
+def find_rejected_intake(source_id: str, delivery_id: str) -> KeyRecord | None:
+    try:
+        return KeyRecord.get(f"rejected#{source_id}#{delivery_id}", consistent_read=True)
+    except DoesNotExist:
+        return None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -41,10 +43,34 @@ class Source:
     mapping: dict[str, Any] | None = None
 
     def secrets(self) -> list[str]:
+        """The secrets a request may be signed with now: during a rotation, the new one and the old
+        one until its overlap window ends. Expired entries are ignored."""
         if not self.secret_id:
             return []
-        value = get_secret_json(self.secret_id)
-        return [s["value"] if isinstance(s, dict) else str(s) for s in value.get("secrets", [])]
+        return active_secrets(get_secret_json(self.secret_id), now_utc())
+
+
+def active_secrets(value: Mapping[str, Any], now: datetime) -> list[str]:
+    """`{"secrets": [{"value": ..., "expires_at": ISO | null}, ...]}` -> the values still valid at
+    `now`, in stored order (a rotation appends the new one). Plain strings are secrets without
+    expiry (the first seeds wrote that shape)."""
+    values: list[str] = []
+    for entry in value.get("secrets", []) or []:
+        if isinstance(entry, str):
+            values.append(entry)
+            continue
+        if not isinstance(entry, dict) or not entry.get("value"):
+            continue
+        expires_at = entry.get("expires_at")
+        if expires_at:
+            try:
+                expiry = datetime.fromisoformat(str(expires_at).replace("Z", "+00:00"))
+            except ValueError:
+                continue  # an unreadable expiry is treated as expired: fail closed
+            if expiry.tzinfo is None or expiry <= now:
+                continue
+        values.append(str(entry["value"]))
+    return values
 
 
 @dataclass(frozen=True)
@@ -111,6 +137,23 @@ def put_source(source: Source) -> None:
               "mapping": source.mapping},
         created_at=now_utc(),
     ).save()
+
+
+def iter_sources(tenant_id: str | None = None) -> Iterator[Source]:
+    """Every source (admin CLI only: a scan of the small registry table, never on a request path)."""
+    condition = RegistryRecord.kind == "source"
+    if tenant_id is not None:
+        condition = condition & (RegistryRecord.tenant_id == tenant_id)
+    for item in RegistryRecord.scan(condition):
+        data = item.data or {}
+        yield Source(
+            source_id=item.key.split("#", 1)[1],
+            tenant_id=item.tenant_id,
+            kind=data.get("kind", "generic"),
+            secret_id=data.get("secret_id"),
+            options=data.get("options") or {},
+            mapping=data.get("mapping"),
+        )
 
 
 def put_api_key(tenant_id: str, api_key: str, label: str = "") -> None:

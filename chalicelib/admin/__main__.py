@@ -1,0 +1,30 @@
+"""python -m chalicelib.admin <group> <command> [options]
+
+Each command group is a module of this package with `add_parser(subparsers)`, which adds its
+subcommand and sets `run` (a callable taking the parsed args and returning an exit code). To add a
+group, add one line to GROUPS. The commands use the same environment as the app (AWS credentials and
+region, AWS_ENDPOINT_URL for the local stack, SIGNBRIDGE_STAGE / SIGNBRIDGE_TABLE_PREFIX / ...)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+GROUPS: dict[str, str] = {
+    "callbacks": "chalicelib.admin.callbacks",
+    "sources": "chalicelib.admin.sources",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.admin", description="signbridge operator commands")
+    groups = parser.add_subparsers(dest="group", required=True)
+    for module in GROUPS.values():
+        importlib.import_module(module).add_parser(groups)
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""What each CRM event does to the contract: created, updated, cancelled. Each one persists and
+enqueues only; the send job renders and talks to DocuSign, the void job voids.
+
+Idempotency: every event's delivery id is remembered (delivery#{source}#{id}, 4 days) once it has
+taken effect, and a repeat answers 200 with the contract as it is, changing nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.aws import enqueue
+from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, TERMINAL, Status
+from chalicelib.errors import Conflict
+from chalicelib.intake.base import InboundEvent, IntakeResult
+from chalicelib.observability import logger
+from chalicelib.store import contracts as store
+from chalicelib.store.models import ContractRecord, SignerState
+from chalicelib.store.registry import Source
+
+
+def created(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
+    document = contract.to_canonical_dict()
+    result = store.create_contract(
+        tenant_id=source.tenant_id,
+        source_id=source.source_id,
+        delivery_id=event.delivery_id,
+        document=document,
+        signers=signer_states(document),
+        callback_url=document.get("callback_url"),
+        event_detail={"source_id": source.source_id, "delivery_id": event.delivery_id,
+                      "crm_record_id": document["crm_record_id"]},
+    )
+    record = result.contract
+    if result.created:
+        logger.info("contract received", extra={"contract_id": record.contract_id, "tenant_id": record.tenant_id})
+        enqueue_send(record)
+        return IntakeResult(202, summary(record))
+    store.remember_delivery(source.tenant_id, source.source_id, event.delivery_id, record.contract_id)
+    if record.status == Status.RECEIVED:
+        # The first attempt may have died between persisting and enqueueing: the send job is
+        # idempotent, so enqueueing again is safe and guarantees progress.
+        enqueue_send(record)
+    return IntakeResult(200, summary(record))
+
+
+def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
+    """Before sending: the new document replaces the old (validated already) and the send job
+    renders it again. After sending: refused, unless nothing changed (CRMs resend on every edit)."""
+    document = contract.to_canonical_dict()
+    existing = store.find_by_crm_record(source.tenant_id, str(document["crm_record_id"]))
+    if existing is None:
+        # An update for a record we never saw (its created event was filtered, lost or arrives
+        # later): the update carries the whole contract, so it creates it.
+        return created(source, event, contract)
+    status = Status(existing.status)
+    changed = changed_fields(existing.document or {}, document)
+    if status not in EDITABLE:
+        if not changed:
+            return _done(source, event, existing, 200)
+        raise Conflict(
+            f"contract {existing.contract_id} ({existing.number}) is already {status.value}: it was sent for "
+            "signature and can no longer be changed. Cancel it in the CRM and create a new contract instead.",
+            [{"path": f"contract.{name}", "message": "changed after the contract was sent"} for name in changed],
+        )
+    if not changed and status != Status.SEND_FAILED:
+        return _done(source, event, existing, 200)
+    try:
+        record = store.replace_document(
+            existing, document, signer_states(document), event_type="updated",
+            detail={"source_id": source.source_id, "delivery_id": event.delivery_id, "changed": changed},
+        )
+        if status == Status.SEND_FAILED:
+            # A corrected contract from the CRM is the way out of send_failed: send it again.
+            target = Status.PENDING_APPROVAL if record.approval_required else Status.SENDING
+            record = _transition(record, target, "resend_requested", {"delivery_id": event.delivery_id})
+    except store.StaleStatus as err:
+        raise Conflict(f"contract {existing.contract_id} changed status while it was being updated "
+                       "(a send may have started); the update was not applied") from err
+    logger.info("contract updated", extra={"contract_id": record.contract_id, "changed": changed})
+    if record.status != Status.PENDING_APPROVAL:
+        enqueue_send(record)
+    return _done(source, event, record, 202)
+
+
+def cancelled(source: Source, event: InboundEvent, crm_record_id: str) -> IntakeResult:
+    existing = store.find_by_crm_record(source.tenant_id, crm_record_id)
+    if existing is None:
+        # Nothing to cancel. Not an error a CRM should retry (a deal deleted before it ever had a
+        # contract): acknowledged, nothing stored.
+        return IntakeResult(200, {"status": "ignored", "reason": f"no contract for CRM record {crm_record_id!r}"})
+    status = Status(existing.status)
+    if status in TERMINAL:
+        return _done(source, event, existing, 200)
+    if status not in EDITABLE | ENVELOPE_OPEN | {Status.SENDING}:
+        raise Conflict(f"contract {existing.contract_id} ({existing.number}) is {status.value}: it is signed "
+                       "and cannot be cancelled from the CRM")
+    detail = {"source_id": source.source_id, "delivery_id": event.delivery_id, "previous_status": status.value}
+    try:
+        record = _transition(existing, Status.VOIDED, "cancelled", detail, reason="cancelled in the CRM")
+    except store.StaleStatus as err:
+        raise Conflict(f"contract {existing.contract_id} changed status while it was being cancelled; "
+                       "retry the cancellation") from err
+    if status in ENVELOPE_OPEN or status == Status.SENDING:
+        # The envelope exists at DocuSign (or is being created): the void job voids it there.
+        enqueue({"job": "void", "tenant_id": record.tenant_id, "contract_id": record.contract_id,
+                 "reason": "cancelled in the CRM", "from_status": status.value})
+    logger.info("contract cancelled", extra={"contract_id": record.contract_id, "previous_status": status.value})
+    return _done(source, event, record, 202)
+
+
+def _done(source: Source, event: InboundEvent, record: ContractRecord, status: int) -> IntakeResult:
+    store.remember_delivery(source.tenant_id, source.source_id, event.delivery_id, record.contract_id)
+    return IntakeResult(status, summary(record))
+
+
+def _transition(record: ContractRecord, target: Status, event_type: str, detail: Mapping[str, Any],
+                reason: str | None = None) -> ContractRecord:
+    from chalicelib.jobs.transitions import transition  # status changes also notify the CRM
+
+    return transition(record, target, event_type=event_type, detail=detail, reason=reason)
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def signer_states(document: Mapping[str, Any]) -> list[SignerState]:
+    return [
+        SignerState(
+            position=position,
+            recipient_id=str(position),
+            name=signer["name"],
+            email=signer["email"],
+            routing_order=int(signer["routing_order"]),
+            delivery=signer.get("delivery", "email"),
+        )
+        for position, signer in enumerate(document["signers"], start=1)
+    ]
+
+
+def enqueue_send(record: ContractRecord) -> None:
+    enqueue({"job": "send", "tenant_id": record.tenant_id, "contract_id": record.contract_id})
+
+
+def summary(record: ContractRecord) -> dict[str, str]:
+    return {"contract_id": record.contract_id, "status": record.status}
