@@ -78,6 +78,20 @@ def ses_messages(state: StackState) -> list[dict[str, Any]]:
     return messages
 
 
+def crm_callbacks(state: StackState, contract_id: str) -> list[dict[str, Any]]:
+    """What the demo CRM (the local receiver) got for this contract: answered 2xx, oldest first."""
+    if not state.receiver_url:
+        return []
+    deadline = time.monotonic() + 10
+    while True:
+        _, data = http_json("GET", f"{state.receiver_url}/callbacks.json")
+        got = [c for c in (data or {}).get("callbacks", [])
+               if c.get("contract_id") == contract_id and 200 <= int(c.get("answered") or 0) < 300]
+        if any(c.get("status") == "active" for c in got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
 def download_signed_pdf(state: StackState, contract_id: str) -> bytes:
     """Through the public API, as a user would: a 302 to a short-lived S3 URL."""
     from devstack.signer import request_with_auth_no_redirect
@@ -102,6 +116,7 @@ def expiry_notice_instant(contract: dict[str, Any], days_before: int = 30) -> da
 def run_scenario(state: StackState) -> DemoResult:
     body = sample("sales")
     body["contract"]["crm_record_id"] = f"deal-demo-{int(time.time() * 1000)}"
+    body["contract"].pop("callback_url", None)  # the demo CRM is the local receiver (the source's callback URL)
     raw = json.dumps(body, ensure_ascii=False).encode()
     source_id = "demo-generic"
     secret = state.sources[source_id]["secret"]
@@ -158,6 +173,12 @@ def run_scenario(state: StackState) -> DemoResult:
         say(f"    (and {len(sent) - len(expiry)} earlier reminders that came due while the clock jumped a year, "
             f"sent once as a catch-up: {others})")
     contract = get_contract(state, contract_id)
+    callbacks = crm_callbacks(state, contract_id)
+    if callbacks:
+        statuses = " → ".join(c["status"] for c in callbacks)
+        verified = all(c.get("verified") for c in callbacks)
+        say(f"  ✓ CRM callbacks          {len(callbacks)} signed status callbacks "
+            f"({'signatures verified' if verified else 'NOT all verified'}): {statuses}")
     return DemoResult(contract_id, contract["envelope_id"], signed_sha, pdf_sha, instant.isoformat(), sent, contract)
 
 

@@ -27,6 +27,7 @@ def main() -> int:
         source_id, source = next(iter(state.sources.items()))
         body = sample("sales")
         body["contract"]["crm_record_id"] = f"deal-{int(time.time())}"
+        body["contract"].pop("callback_url", None)  # so the demo CRM's receiver gets the callbacks
         raw = json.dumps(body, ensure_ascii=False).encode()
         print(f"""
 signbridge is running.
@@ -34,6 +35,7 @@ signbridge is running.
   API          {state.api_url}        (health: {state.api_url}/health)
   Sandbox      {state.sandbox_url}   (DocuSign-compatible; inbox: {state.sandbox_url}/sandbox/inbox)
   AWS (moto)   {state.aws_endpoint_url}
+  CRM receiver {state.receiver_url}   (the signed status callbacks the demo CRM gets)
   State file   {STATE_FILE}  (api_key, sources and their secrets)
   Logs         .devstack/*.log
 
@@ -45,7 +47,12 @@ Then follow it (API key from the state file):
 
   curl -sS -H 'Authorization: Bearer {state.api_key}' {state.api_url}/v1/contracts/<contract_id>
 
-Sign it by hand on the sandbox's page: open {state.sandbox_url}/sandbox/inbox in a browser.
+Sign it by hand on the sandbox's page: open {state.sandbox_url}/sandbox/inbox in a browser for the
+email signer; the embedded signer (signer 2) signs through signbridge's stable link:
+
+  curl -sS -H 'Authorization: Bearer {state.api_key}' '{state.api_url}/v1/contracts/<contract_id>/signing-link?signer=2'
+
+and open the "url" it returns. The CRM receiver's page shows each status callback as it arrives.
 Move time:  .venv/bin/python -m devstack clock --at 2027-10-31T09:00:00+08:00
 
 Ctrl-C stops everything.""", flush=True)

@@ -127,6 +127,8 @@ def app_environment(aws_endpoint: str, sandbox_url: str, api_url: str) -> dict[s
         "SIGNBRIDGE_MAIL_FROM": MAIL_FROM,
         "SIGNBRIDGE_RETRY_BASE_SECONDS": "1",
         "SIGNBRIDGE_ALLOW_PRIVATE_CALLBACKS": "1",
+        # Callback retries locally take seconds instead of days.
+        "SIGNBRIDGE_CALLBACK_DELAY_SCALE": "0.01",
         "DOCUSIGN_OAUTH_BASE": sandbox_url,
         "DOCUSIGN_INTEGRATION_KEY": INTEGRATION_KEY,
         "DOCUSIGN_USER_ID": DOCUSIGN_USER_ID,
@@ -190,7 +192,8 @@ def provision(env: Mapping[str, str]) -> None:
     client("ses").verify_domain_identity(Domain=MAIL_FROM.split("@", 1)[1])
 
 
-def seed(env: Mapping[str, str], sandbox_url: str) -> tuple[str, dict[str, dict[str, Any]]]:
+def seed(env: Mapping[str, str], sandbox_url: str,
+         receiver_url: str | None = None) -> tuple[str, dict[str, dict[str, Any]]]:
     """The demo tenant, its API key, its sources and every secret; the sandbox learns the keys."""
     use_environment(env)
     from chalicelib.aws import client
@@ -222,7 +225,10 @@ def seed(env: Mapping[str, str], sandbox_url: str) -> tuple[str, dict[str, dict[
     webhook_secret = new_webhook_secret()
     secret_id = f"signbridge/{STAGE}/sources/{GENERIC_SOURCE_ID}"
     sm.create_secret(Name=secret_id, SecretString=json.dumps({"secrets": [webhook_secret]}))
-    put_source(Source(source_id=GENERIC_SOURCE_ID, tenant_id=TENANT_ID, kind="generic", secret_id=secret_id))
+    # The demo CRM's callback endpoint: the local receiver (contracts without a callback_url use it).
+    options = {"callback_url": f"{receiver_url}/hooks/crm"} if receiver_url else {}
+    put_source(Source(source_id=GENERIC_SOURCE_ID, tenant_id=TENANT_ID, kind="generic", secret_id=secret_id,
+                      options=options))
     sources[GENERIC_SOURCE_ID] = {"kind": "generic", "secret": webhook_secret}
     # One source per CRM kind (demo-hubspot, demo-salesforce, ...), after the generic one.
     from devstack.crm_samples import seed_crm_sources
@@ -261,18 +267,22 @@ class Stack:
             raise
 
     def _start(self) -> StackState:
-        moto_port, sandbox_port = free_port(), free_port()
+        moto_port, sandbox_port, receiver_port = free_port(), free_port(), free_port()
         aws = f"http://127.0.0.1:{moto_port}"
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         api_url = f"http://127.0.0.1:{self.api_port}"
+        receiver_url = f"http://127.0.0.1:{receiver_port}"
         moto = self._spawn("moto", [venv_bin("moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
         sandbox = self._spawn("sandbox", [sys.executable, "-m", "devstack.sandbox", "--host", "127.0.0.1",
                                           "--port", str(sandbox_port)])
+        receiver = self._spawn("receiver", [sys.executable, "-m", "devstack.receiver", "--host", "127.0.0.1",
+                                            "--port", str(receiver_port), "--state-file", str(STATE_FILE)])
         wait_http(f"{aws}/moto-api/", proc=moto)
         wait_http(f"{sandbox_url}/sandbox/connect-log", proc=sandbox)
         env = app_environment(aws, sandbox_url, api_url)
         provision(env)
-        api_key, sources = seed(env, sandbox_url)
+        api_key, sources = seed(env, sandbox_url, receiver_url)
+        wait_http(f"{receiver_url}/health", proc=receiver)
         api = self._spawn("api", [venv_bin("chalice"), "local", "--host", "127.0.0.1", "--port",
                                   str(self.api_port), "--stage", STAGE, "--no-autoreload"], env)
         dispatcher = self._spawn("dispatcher", [sys.executable, "-m", "devstack", "dispatcher"], env)
@@ -281,7 +291,8 @@ class Stack:
             raise RuntimeError("the dispatcher exited at start; see .devstack/dispatcher.log")
         self.state = StackState(
             api_url=api_url, sandbox_url=sandbox_url, aws_endpoint_url=aws, tenant_id=TENANT_ID,
-            api_key=api_key, sources=sources, env=env, pids={n: p.pid for n, p in self.procs.items()},
+            api_key=api_key, sources=sources, env=env, receiver_url=receiver_url,
+            pids={n: p.pid for n, p in self.procs.items()},
         )
         STATE_FILE.write_text(json.dumps(self.state.to_json(), indent=2, ensure_ascii=False) + "\n")
         return self.state
