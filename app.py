@@ -77,6 +77,18 @@ def get_contract(contract_id: str) -> dict[str, Any]:
     return contract_detail(_tenant(), contract_id)
 
 
+@app.route("/v1/contracts/{contract_id}/document", methods=["GET"])
+@api_route
+def contract_document(contract_id: str) -> Response:
+    from chalicelib.api import load_contract
+    from chalicelib.esign.document_links import check_version, document_url
+
+    tenant_id = _tenant()
+    version = check_version((app.current_request.query_params or {}).get("version"))
+    url = document_url(load_contract(tenant_id, contract_id), version)
+    return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
 @app.route("/v1/contracts/preview", methods=["POST"], content_types=["application/json"])
 @api_route
 def preview_contract() -> Response:
@@ -118,6 +130,14 @@ def _page(page: Any) -> Response:
         return Response(body="", status_code=302, headers={"Location": page.redirect, "Cache-Control": "no-store"})
     return Response(body=page.html, status_code=page.status,
                     headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+
+
+@app.route("/v1/contracts/{contract_id}/milestones/{milestone_id}", methods=["POST"])
+@api_route
+def record_milestone(contract_id: str, milestone_id: str) -> dict[str, Any]:
+    from chalicelib.reminders.milestones import record_execution
+
+    return record_execution(_tenant(), contract_id, milestone_id, app.current_request.raw_body or b"")
 
 
 @app.on_sqs_message(queue=jobs_queue_name(), batch_size=1)

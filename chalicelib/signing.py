@@ -9,18 +9,19 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.aws import get_secret
 from chalicelib.config import settings
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
-from chalicelib.errors import ApiError, NotFound
+from chalicelib.errors import ApiError, NotFound, RetryableError
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord
 
-ENVELOPE_LIFETIME = timedelta(days=30)  # matches the envelope's expireAfter
+# Codes DocuSign answers a recipient view with when the signer may not sign *yet*.
+NOT_YET_CODES = frozenset({"RECIPIENT_NOT_IN_SEQUENCE"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class LinkClaims:
     contract_id: str
     signer: int
     envelope_id: str
+    expires_at: int | None = None  # epoch seconds: the envelope's expiry when the link was made
 
 
 def _key() -> bytes:
@@ -44,22 +46,45 @@ def _unb64(text: str) -> bytes:
 
 
 def make_token(claims: LinkClaims) -> str:
-    payload = _b64(json.dumps({"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer,
-                               "e": claims.envelope_id}, separators=(",", ":")).encode())
+    body: dict[str, Any] = {"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer,
+                            "e": claims.envelope_id}
+    if claims.expires_at is not None:
+        body["x"] = claims.expires_at
+    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
 
 
 def read_token(token: str) -> LinkClaims | None:
+    """The claims of an untampered token; None for anything we did not sign."""
     try:
         payload, signature = token.split(".", 1)
         expected = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
         if not hmac.compare_digest(expected, signature):
             return None
         data = json.loads(_unb64(payload))
-        return LinkClaims(str(data["t"]), str(data["c"]), int(data["s"]), str(data["e"]))
-    except (ValueError, KeyError, TypeError):
+        expires = data.get("x")
+        return LinkClaims(str(data["t"]), str(data["c"]), int(data["s"]), str(data["e"]),
+                          int(expires) if expires is not None else None)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def envelope_expiry(record: ContractRecord) -> datetime:
+    """When the contract's envelope expires: sent time + the expireAfter it was sent with."""
+    sent_at: datetime | None = None
+    days: int | None = None
+    for event in store.timeline(record.tenant_id, record.contract_id):
+        if event.type in ("envelope_sent", "envelope_created"):
+            sent_at = sent_at or event.at
+            value = (event.detail or {}).get("expire_after_days")
+            if days is None and isinstance(value, int):
+                days = value
+    if days is None:
+        from chalicelib.esign.signing_settings import for_tenant
+
+        days = for_tenant(record.tenant_id).expire_after_days
+    return (sent_at or record.created_at) + timedelta(days=days)
 
 
 def signing_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
@@ -72,11 +97,11 @@ def signing_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
         raise NotFound(f"the contract has no signer {position}")
     if record.envelope_id is None or record.status not in ENVELOPE_OPEN:
         raise ApiError(f"the contract is {record.status}: there is nothing to sign", status=409, code="conflict")
-    token = make_token(LinkClaims(record.tenant_id, record.contract_id, position, record.envelope_id))
-    sent_at = next((e.at for e in store.timeline(record.tenant_id, record.contract_id)
-                    if e.type == "envelope_sent"), record.created_at)
+    expires = envelope_expiry(record)
+    token = make_token(LinkClaims(record.tenant_id, record.contract_id, position, record.envelope_id,
+                                  int(expires.timestamp())))
     return {"url": f"{settings().public_base_url.rstrip('/')}/sign/{token}", "signer": position,
-            "expires_at": (sent_at + ENVELOPE_LIFETIME).isoformat()}
+            "expires_at": expires.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -95,13 +120,24 @@ def open_link(token: str, accept_language: str | None) -> Page:
     if record is None or record.envelope_id != claims.envelope_id:
         return _page(404, "invalid", _locale(None, accept_language))
     locale = _locale(record, accept_language)
+    signer = next((s for s in record.signers if int(s.position) == claims.signer), None)
+    if signer is None:
+        return _page(404, "invalid", locale)
+    expired = claims.expires_at is not None and datetime.now(UTC).timestamp() >= claims.expires_at
     if record.status not in ENVELOPE_OPEN:
-        reason = {Status.COMPLETED: "completed", Status.ACTIVE: "completed", Status.DECLINED: "declined",
-                  Status.VOIDED: "voided"}.get(Status(record.status), "closed")
+        status = Status(record.status)
+        if status == Status.VOIDED and (expired or "expir" in (record.status_reason or "").lower()):
+            return _page(410, "expired", locale, record)
+        reason = {Status.COMPLETED: "completed", Status.ACTIVE: "completed", Status.EXPIRING: "completed",
+                  Status.RENEWED: "completed", Status.EXPIRED: "completed", Status.TERMINATED: "completed",
+                  Status.DECLINED: "declined", Status.VOIDED: "voided"}.get(status, "closed")
         return _page(410, reason, locale, record)
-    signer = next(s for s in record.signers if int(s.position) == claims.signer)
+    if expired:  # DocuSign has voided it; its message may not have reached us yet
+        return _page(410, "expired", locale, record)
     if signer.status in ("signed", "completed"):
         return _page(410, "already_signed", locale, record)
+    if signer.status == "declined":
+        return _page(410, "declined", locale, record)
     if signer.delivery != "embedded":
         return _page(409, "by_email", locale, record)
     from chalicelib.esign import envelopes
@@ -113,8 +149,9 @@ def open_link(token: str, accept_language: str | None) -> Page:
     try:
         url = envelopes.recipient_view(record.envelope_id, spec, return_url)
     except envelopes.EnvelopeRejected as err:
-        reason = "not_your_turn" if "STATUS" in err.code.upper() or "RECIPIENT" in err.code.upper() else "closed"
-        return _page(409, reason, locale, record)
+        return _page(409, "not_your_turn" if err.code.upper() in NOT_YET_CODES else "closed", locale, record)
+    except RetryableError:  # DocuSign unreachable or overloaded: the same link works again later
+        return _page(503, "unavailable", locale, record)
     return Page(302, redirect=url)
 
 

@@ -16,3 +16,6 @@ os.environ.update({
     "SIGNBRIDGE_RETRY_BASE_SECONDS": "0",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 })
+
+# The in-process stack (sandbox, app server, moto) shared by the integration and browser tiers.
+pytest_plugins = ["tests.support.fixtures"]

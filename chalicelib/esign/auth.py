@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from chalicelib.aws import get_secret
 from chalicelib.config import settings
@@ -21,8 +21,16 @@ from chalicelib.observability import logger
 
 TOKEN_LIFETIME_MARGIN_SECONDS = 300  # renew five minutes before DocuSign's expiry
 ASSERTION_LIFETIME_SECONDS = 3600
+# DocuSign: "response data from [userinfo] should always be cached" (it has hourly limits). The
+# account and its base URI change only when DocuSign moves the account: a day is plenty.
+USERINFO_TTL_SECONDS = 24 * 3600
 SCOPES = ("signature", "impersonation")
 _HTTP_TIMEOUT = (3.05, 15.0)
+
+
+def _clock() -> float:
+    """Epoch seconds for the caches' freshness (a seam for the unit tests' time travel)."""
+    return time.time()
 
 
 class DocuSignAuthError(Exception):
@@ -46,11 +54,22 @@ class DocuSignSession:
         return self.base_uri.rstrip("/") + "/restapi"
 
     def fresh(self, now: float | None = None) -> bool:
-        return (now or time.time()) < self.expires_at - TOKEN_LIFETIME_MARGIN_SECONDS
+        return (now if now is not None else _clock()) < self.expires_at - TOKEN_LIFETIME_MARGIN_SECONDS
+
+
+@dataclass(frozen=True)
+class _Account:
+    account_id: str
+    base_uri: str
+    fetched_at: float
+
+    def fresh(self) -> bool:
+        return _clock() < self.fetched_at + USERINFO_TTL_SECONDS
 
 
 _lock = threading.Lock()
 _session: DocuSignSession | None = None
+_account_cache: _Account | None = None
 
 
 def get_session(*, force_refresh: bool = False) -> DocuSignSession:
@@ -65,11 +84,13 @@ def get_session(*, force_refresh: bool = False) -> DocuSignSession:
         return _session
 
 
-def forget_session() -> None:
-    """After a 401 from DocuSign (token revoked), and between tests."""
-    global _session
+def forget_session(*, userinfo: bool = True) -> None:
+    """After a 401 from DocuSign (token revoked), and between tests (everything, userinfo too)."""
+    global _session, _account_cache
     with _lock:
         _session = None
+        if userinfo:
+            _account_cache = None
 
 
 def _oauth_base() -> str:
@@ -87,7 +108,7 @@ def consent_url() -> str:
         "scope": " ".join(SCOPES),
         "client_id": settings().docusign_integration_key,
         "redirect_uri": settings().public_base_url.rstrip("/") + "/health",
-    })
+    }, quote_via=quote)  # scope=signature%20impersonation, as DocuSign documents it
     return f"{_oauth_base()}/oauth/auth?{query}"
 
 
@@ -98,12 +119,19 @@ def _new_session() -> DocuSignSession:
     if not cfg.docusign_integration_key or not cfg.docusign_user_id:
         raise DocuSignAuthError("DOCUSIGN_INTEGRATION_KEY and DOCUSIGN_USER_ID must be set", error="not_configured")
     now = int(time.time())
-    assertion = jwt.encode(
-        {"iss": cfg.docusign_integration_key, "sub": cfg.docusign_user_id, "aud": _oauth_audience(),
-         "iat": now, "exp": now + ASSERTION_LIFETIME_SECONDS, "scope": " ".join(SCOPES)},
-        get_secret(cfg.docusign_private_key_secret).encode(),
-        algorithm="RS256",
-    )
+    private_key = _private_key(cfg.docusign_private_key_secret)
+    try:
+        assertion = jwt.encode(
+            {"iss": cfg.docusign_integration_key, "sub": cfg.docusign_user_id, "aud": _oauth_audience(),
+             "iat": now, "exp": now + ASSERTION_LIFETIME_SECONDS, "scope": " ".join(SCOPES)},
+            private_key, algorithm="RS256",
+        )
+    except (ValueError, TypeError, jwt.PyJWTError) as err:
+        logger.error("DocuSign private key unusable", extra={"secret_id": cfg.docusign_private_key_secret,
+                                                             "error": type(err).__name__})
+        raise DocuSignAuthError(f"the DocuSign private key in {cfg.docusign_private_key_secret} is not a usable "
+                                f"RSA key ({type(err).__name__})", error="bad_private_key") from err
+    issued = _clock()
     status, body = _http(
         "POST", f"{_oauth_base()}/oauth/token",
         body=urlencode({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}),
@@ -119,23 +147,55 @@ def _new_session() -> DocuSignSession:
         logger.error("DocuSign JWT grant refused", extra={"error": error, "error_description": description})
         raise DocuSignAuthError(f"DocuSign JWT grant refused: {error} {description}".strip(), error=error)
     token = str(body["access_token"])
-    expires_at = now + int(body.get("expires_in", 3600))
-    account_id, base_uri = _account(token)
-    return DocuSignSession(token, expires_at, account_id, base_uri)
+    try:
+        lifetime = int(body.get("expires_in", 3600))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        lifetime = 3600
+    account = _account(token)
+    return DocuSignSession(token, issued + lifetime, account.account_id, account.base_uri)
 
 
-def _account(token: str) -> tuple[str, str]:
+def _private_key(secret_id: str) -> bytes:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return get_secret(secret_id).encode()
+    except (ClientError, BotoCoreError) as err:
+        logger.error("DocuSign private key unreadable", extra={"secret_id": secret_id, "error": str(err)})
+        raise DocuSignAuthError(f"cannot read the DocuSign private key {secret_id}: {err}",
+                                error="private_key_unreadable") from err
+
+
+def _account(token: str) -> _Account:
+    """The account to use (id + REST base URI), from userinfo, cached in memory and in DynamoDB."""
+    global _account_cache
+    if _account_cache is not None and _account_cache.fresh():
+        return _account_cache
+    shared = _load_shared_account()
+    if shared is not None:
+        _account_cache = shared
+        return shared
+    account_id, base_uri = _userinfo(token)
+    _account_cache = _Account(account_id, base_uri, _clock())
+    _store_shared_account(_account_cache)
+    return _account_cache
+
+
+def _userinfo(token: str) -> tuple[str, str]:
     status, body = _http("GET", f"{_oauth_base()}/oauth/userinfo", headers={"Authorization": f"Bearer {token}"})
     if status != 200:
+        logger.error("DocuSign userinfo failed", extra={"status": status})
         raise DocuSignAuthError(f"DocuSign userinfo failed with HTTP {status}", error="userinfo_failed")
     accounts = body.get("accounts") or []
     wanted = settings().docusign_account_id
+    accounts = [a for a in accounts if isinstance(a, dict) and a.get("account_id") and a.get("base_uri")]
     for account in accounts:
         # Raw JSON on purpose: the SDK's model turns is_default into the truthy string "False".
         if (wanted and account.get("account_id") == wanted) or (not wanted and account.get("is_default") is True):
             return str(account["account_id"]), str(account["base_uri"])
     if accounts and not wanted:
         return str(accounts[0]["account_id"]), str(accounts[0]["base_uri"])
+    logger.error("DocuSign user has no matching account", extra={"wanted_account_id": wanted or None})
     raise DocuSignAuthError("the DocuSign user has no matching account", error="no_account")
 
 
@@ -156,32 +216,67 @@ def _http(method: str, url: str, *, body: str | None = None, headers: dict[str, 
     return response.status, parsed if isinstance(parsed, dict) else {}
 
 
-# Sharing the token across cold starts: one JWT grant per hour instead of one per container.
+# Sharing the token (and userinfo) across cold starts: one JWT grant per hour instead of one per
+# container. The cache is an optimisation: if DynamoDB cannot serve it, we go to DocuSign.
 _SHARED_KEY = "docusign-session"
+_SHARED_ACCOUNT_KEY = "docusign-userinfo"
 
 
-def _load_shared() -> DocuSignSession | None:
-    from pynamodb.exceptions import DoesNotExist
+def _shared_key(prefix: str) -> str:
+    cfg = settings()
+    return f"{prefix}#{cfg.docusign_oauth_base}#{cfg.docusign_integration_key}#{cfg.docusign_user_id}"
+
+
+def _load_detail(prefix: str) -> dict[str, object] | None:
+    from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
     from chalicelib.store.models import KeyRecord
 
     try:
-        item = KeyRecord.get(f"{_SHARED_KEY}#{settings().docusign_integration_key}#{settings().docusign_user_id}")
+        item = KeyRecord.get(_shared_key(prefix))
     except DoesNotExist:
         return None
-    try:
-        session = DocuSignSession(**(item.detail or {}))
-    except TypeError:
+    except PynamoDBException as err:
+        logger.warning("DocuSign token cache unreadable", extra={"error": str(err)})
         return None
-    return session if session.fresh() else None
+    return item.detail if isinstance(item.detail, dict) else None
 
 
-def _store_shared(session: DocuSignSession) -> None:
+def _save_detail(prefix: str, detail: dict[str, object], lifetime_seconds: float) -> None:
+    from pynamodb.exceptions import PynamoDBException
+
     from chalicelib.store.contracts import now_utc
     from chalicelib.store.models import KeyRecord
 
     now = now_utc()
-    KeyRecord(
-        key=f"{_SHARED_KEY}#{settings().docusign_integration_key}#{settings().docusign_user_id}",
-        detail=asdict(session), created_at=now, expires_at=now + timedelta(seconds=session.expires_at - time.time()),
-    ).save()
+    try:
+        KeyRecord(key=_shared_key(prefix), detail=detail, created_at=now,
+                  expires_at=now + timedelta(seconds=max(60.0, lifetime_seconds))).save()
+    except PynamoDBException as err:
+        logger.warning("DocuSign token cache not written", extra={"error": str(err)})
+
+
+def _load_shared() -> DocuSignSession | None:
+    detail = _load_detail(_SHARED_KEY)
+    try:
+        session = DocuSignSession(**detail) if detail else None  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return session if session is not None and session.fresh() else None
+
+
+def _store_shared(session: DocuSignSession) -> None:
+    _save_detail(_SHARED_KEY, asdict(session), session.expires_at - _clock())
+
+
+def _load_shared_account() -> _Account | None:
+    detail = _load_detail(_SHARED_ACCOUNT_KEY)
+    try:
+        account = _Account(**detail) if detail else None  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return account if account is not None and account.fresh() else None
+
+
+def _store_shared_account(account: _Account) -> None:
+    _save_detail(_SHARED_ACCOUNT_KEY, asdict(account), account.fetched_at + USERINFO_TTL_SECONDS - _clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from chalicelib.esign.auth import DocuSignAuthError, DocuSignSession, forget_ses
 from chalicelib.observability import logger
 
 REQUEST_TIMEOUT = (3.05, 20.0)  # the SDK has no default timeout: always pass one
+DOCUMENT_TIMEOUT = (3.05, 60.0)  # the combined PDF can be large
 CONTRACT_ID_FIELD = "contractId"
 TENANT_ID_FIELD = "tenantId"
 CONNECT_EVENTS = (
@@ -67,6 +69,19 @@ class EnvelopeRequest:
     reminder_frequency_days: int = 2
     expire_after_days: int = 30
     expire_warn_days: int = 5
+    reminders_enabled: bool = True
+
+
+def request_timeout(default: tuple[float, float] = REQUEST_TIMEOUT) -> tuple[float, float]:
+    """(connect, read) seconds for one SDK call. A tuple on purpose: the SDK silently ignores a float.
+    DOCUSIGN_READ_TIMEOUT_SECONDS overrides the read part (the fault tests use a short one)."""
+    override = os.environ.get("DOCUSIGN_READ_TIMEOUT_SECONDS")
+    if override:
+        try:
+            return (default[0], float(override))
+        except ValueError:
+            pass
+    return default
 
 
 def _api(session: DocuSignSession) -> Any:
@@ -83,11 +98,11 @@ def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
     from docusign_esign.client.api_exception import ApiException
     from urllib3.exceptions import HTTPError
 
-    try:
-        session = get_session()
-    except DocuSignAuthError as err:
-        raise RetryableError(f"DocuSign auth: {err}") from err
     for attempt in (1, 2):
+        try:
+            session = get_session(force_refresh=attempt > 1)
+        except DocuSignAuthError as err:  # consent missing, bad key...: logged by auth, alarmed, retried
+            raise RetryableError(f"DocuSign auth ({err.error}): {err}") from err
         try:
             return fn(_api(session), session)
         except ApiException as err:
@@ -95,34 +110,46 @@ def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
             trace = _trace_token(err)
             code, message = _error_code(err)
             if status == 401 and attempt == 1:  # token revoked or expired early: one fresh try
-                forget_session()
-                session = get_session(force_refresh=True)
+                logger.warning("DocuSign token refused; getting a new one", extra={
+                    "operation": operation, "trace_token": trace})
+                forget_session(userinfo=False)
                 continue
-            logger.warning("DocuSign call failed", extra={
-                "operation": operation, "status": status, "error_code": code, "trace_token": trace})
-            if status >= 500 or status in (401, 408, 429) or code.upper() in RATE_LIMIT_CODES:
+            retryable = (status == 0 or status >= 500 or status in (401, 408, 429)
+                         or code.upper() in RATE_LIMIT_CODES)
+            log = logger.warning if retryable else logger.error
+            log("DocuSign call failed", extra={
+                "operation": operation, "status": status, "error_code": code or None, "error_message": message,
+                "trace_token": trace, "retryable": retryable})
+            if retryable:  # status 0: no HTTP answer at all (the SDK's SSL error path)
                 raise RetryableError(f"DocuSign {operation}: HTTP {status} {code} (trace {trace})") from err
             raise EnvelopeRejected(code or f"HTTP_{status}", message, trace) from err
-        except HTTPError as err:  # timeouts and connection errors
-            logger.warning("DocuSign unreachable", extra={"operation": operation, "error": str(err)})
-            raise RetryableError(f"DocuSign {operation}: {err}") from err
+        except HTTPError as err:  # timeouts and connection errors: no trace token, DocuSign never answered
+            logger.warning("DocuSign unreachable", extra={
+                "operation": operation, "error": f"{type(err).__name__}: {err}", "trace_token": None})
+            raise RetryableError(f"DocuSign {operation}: {type(err).__name__}: {err}") from err
     raise RetryableError(f"DocuSign {operation}: unauthorized twice")
 
 
 def _trace_token(err: Any) -> str | None:
+    token = getattr(err, "trace_token", None)
+    if token:
+        return str(token)
     headers = getattr(err, "headers", None) or {}
     try:
-        return headers.get("X-DocuSign-TraceToken")
+        value = headers.get("X-DocuSign-TraceToken")
     except AttributeError:
         return None
+    return str(value) if value else None
 
 
 def _error_code(err: Any) -> tuple[str, str]:
     try:
-        body = json.loads(err.body or b"{}")
+        body = json.loads(getattr(err, "body", None) or b"{}")
     except (TypeError, ValueError):
-        return "", str(getattr(err, "reason", ""))
-    return str(body.get("errorCode", "")), str(body.get("message", ""))
+        return "", str(getattr(err, "reason", "") or "")
+    if not isinstance(body, dict):
+        return "", str(getattr(err, "reason", "") or "")
+    return str(body.get("errorCode") or ""), str(body.get("message") or getattr(err, "reason", "") or "")
 
 
 def envelope_definition(request: EnvelopeRequest) -> Any:
@@ -181,7 +208,8 @@ def envelope_definition(request: EnvelopeRequest) -> Any:
         ]),
         notification=Notification(
             use_account_defaults="false",
-            reminders=Reminders(reminder_enabled="true", reminder_delay=str(request.reminder_delay_days),
+            reminders=Reminders(reminder_enabled="true" if request.reminders_enabled else "false",
+                                reminder_delay=str(request.reminder_delay_days),
                                 reminder_frequency=str(request.reminder_frequency_days)),
             expirations=Expirations(expire_enabled="true", expire_after=str(request.expire_after_days),
                                     expire_warn=str(request.expire_warn_days)),
@@ -208,29 +236,36 @@ def create_envelope(request: EnvelopeRequest) -> EnvelopeRef:
 
     def call(api: Any, session: DocuSignSession) -> EnvelopeRef:
         summary = api.create_envelope(session.account_id, envelope_definition=definition,
-                                      _request_timeout=REQUEST_TIMEOUT)
+                                      _request_timeout=request_timeout())
         return EnvelopeRef(summary.envelope_id, summary.status or "sent")
 
     return _call("create_envelope", call)
 
 
-def find_envelope(contract_id: str, since: datetime) -> EnvelopeRef | None:
-    """The envelope already made for this contract, found by its hidden custom field: covers a send
-    job that died after DocuSign accepted the envelope and before we recorded its id."""
+def find_envelopes(contract_id: str, since: datetime) -> list[EnvelopeRef]:
+    """The live envelopes DocuSign already holds for this contract, oldest first, found by the hidden
+    contractId field: covers a send job that died after DocuSign accepted the envelope and before we
+    recorded its id (and a create that timed out although DocuSign went on to make it)."""
 
-    def call(api: Any, session: DocuSignSession) -> EnvelopeRef | None:
+    def call(api: Any, session: DocuSignSession) -> list[EnvelopeRef]:
         result = api.list_status_changes(
             session.account_id,
             from_date=(since - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             custom_field=f"{CONTRACT_ID_FIELD}={contract_id}",
-            _request_timeout=REQUEST_TIMEOUT,
+            _request_timeout=request_timeout(),
         )
-        for envelope in result.envelopes or []:
-            if (envelope.status or "").lower() != "voided":
-                return EnvelopeRef(envelope.envelope_id, envelope.status or "sent")
-        return None
+        found = [env for env in result.envelopes or []
+                 if (env.status or "").lower() not in ("voided", "deleted") and env.envelope_id]
+        found.sort(key=lambda env: (env.created_date_time or "", env.envelope_id))
+        return [EnvelopeRef(env.envelope_id, (env.status or "sent").lower()) for env in found]
 
     return _call("list_status_changes", call)
+
+
+def find_envelope(contract_id: str, since: datetime) -> EnvelopeRef | None:
+    """The oldest live envelope for this contract, if any."""
+    found = find_envelopes(contract_id, since)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -253,7 +288,7 @@ def list_changes(since: datetime, until: datetime | None = None) -> list[Envelop
         while True:
             kwargs: dict[str, Any] = {
                 "from_date": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "include": "custom_fields,recipients",
-                "start_position": str(start), "count": "100", "_request_timeout": REQUEST_TIMEOUT,
+                "start_position": str(start), "count": "100", "_request_timeout": request_timeout(),
             }
             if until is not None:
                 kwargs["to_date"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -282,7 +317,7 @@ def combined_pdf(envelope_id: str) -> bytes:
     def call(api: Any, session: DocuSignSession) -> bytes:
         # Note the SDK's argument order: document_id before envelope_id.
         data = api.get_document(session.account_id, "combined", envelope_id, certificate="true",
-                                _request_timeout=(3.05, 60.0))
+                                _request_timeout=request_timeout(DOCUMENT_TIMEOUT))
         return data if isinstance(data, bytes) else bytes(data)
 
     return _call("get_document", call)
@@ -298,7 +333,7 @@ def recipient_view(envelope_id: str, signer: SignerSpec, return_url: str) -> str
 
     def call(api: Any, session: DocuSignSession) -> str:
         return api.create_recipient_view(session.account_id, envelope_id, recipient_view_request=view,
-                                         _request_timeout=REQUEST_TIMEOUT).url
+                                         _request_timeout=request_timeout()).url
 
     return _call("create_recipient_view", call)
 
@@ -308,6 +343,6 @@ def void_envelope(envelope_id: str, reason: str) -> None:
 
     def call(api: Any, session: DocuSignSession) -> None:
         api.update(session.account_id, envelope_id, envelope=Envelope(status="voided", voided_reason=reason[:200]),
-                   _request_timeout=REQUEST_TIMEOUT)
+                   _request_timeout=request_timeout())
 
     _call("void_envelope", call)

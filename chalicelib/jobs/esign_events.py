@@ -3,7 +3,11 @@
 Connect may repeat a message, drop one, or deliver them out of order. Each message is deduplicated
 on a computed key; envelope status only moves forward through the lifecycle table; a signer's status
 only moves up its ladder. A message about an envelope we cannot match yet is refused (5xx) so
-DocuSign retries it: the send job may still be recording the envelope id.
+DocuSign retries it: the send job may still be recording the envelope id. A message about an envelope
+that is not the contract's (a voided duplicate, another stage's envelope) is acknowledged and ignored.
+
+A contract that ends declined or voided (expired included) tells its owner by email, once; the CRM
+hears of it through the status callback that every transition sends.
 """
 
 from __future__ import annotations
@@ -17,15 +21,27 @@ from chalicelib.contracts.lifecycle import Status, can_move
 from chalicelib.errors import RetryableError
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
 from chalicelib.jobs.transitions import transition
+from chalicelib.notify.mailer import Email
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, SignerState
 
 CONNECT_DEDUPE_TTL = timedelta(days=8)  # DocuSign retries for days; keep keys longer
+OWNER_NOTICE_TTL = timedelta(days=400)  # a terminal status never comes back: keep the claim a long time
+OWNER_NOTICE_STATUSES = frozenset({Status.DECLINED, Status.VOIDED})
+
+
+class _Stray(Exception):
+    """The message is about an envelope that is not (and will not be) this contract's."""
 
 
 def apply_connect(message: ConnectMessage) -> str:
-    record = _contract_for(message.envelope_id, message.tenant_id, message.contract_id)
+    try:
+        record = _contract_for(message.envelope_id, message.tenant_id, message.contract_id)
+    except _Stray as stray:
+        logger.warning("Connect message for a stray envelope ignored", extra={
+            "envelope_id": message.envelope_id, "event": message.event, "reason": str(stray)})
+        return f"ignored ({stray})"
     if record is None:
         raise RetryableError(f"no contract yet for envelope {message.envelope_id}")
     if not store.claim_once(message.dedupe_key, CONNECT_DEDUPE_TTL, tenant_id=record.tenant_id,
@@ -41,11 +57,17 @@ def apply_connect(message: ConnectMessage) -> str:
 
 
 def _contract_for(envelope_id: str, tenant_id: str | None, contract_id: str | None) -> ContractRecord | None:
+    """The contract this envelope belongs to; None when it cannot be told yet (retry later)."""
     record = store.find_by_envelope(envelope_id)
-    if record is None and tenant_id and contract_id:
-        record = store.find_contract(tenant_id, contract_id)
-        if record is not None and record.envelope_id not in (None, envelope_id):
-            return None  # a stray envelope for a contract that has another one
+    if record is not None:
+        return record
+    if not (tenant_id and contract_id):
+        return None  # no custom fields: the envelope index may be lagging behind the send job
+    record = store.find_contract(tenant_id, contract_id)
+    if record is None:
+        raise _Stray(f"no contract {contract_id} for tenant {tenant_id}")
+    if record.envelope_id not in (None, envelope_id):
+        raise _Stray(f"contract {contract_id} has envelope {record.envelope_id}")
     return record
 
 
@@ -60,18 +82,14 @@ def apply_change(
     event: str,
     generated_at: str | None = None,
 ) -> str:
-    if record.envelope_id is None:
-        # Connect can beat the send job to recording the envelope id (it found it by custom field).
-        record = store.update_fields(record, [ContractRecord.envelope_id.set(envelope_id)])
-    signers_changed = _merge_signers(record, recipients)
-    if signers_changed:
-        record = store.update_fields(record, [ContractRecord.signers.set(record.signers)])
-        store.append_event(record, "signers_updated", {"source": source, "event": event, "signers": [
-            {"position": s.position, "status": s.status} for s in record.signers]})
+    recipients = list(recipients)
+    record, signers_changed = _record_envelope_and_signers(record, envelope_id, recipients, source, event)
     if status is None:
         return "signers updated" if signers_changed else "no change"
     target = Status(status)
     if record.status == target:
+        if target in OWNER_NOTICE_STATUSES:
+            notify_owner(record)  # once: a retry after a failed email lands here
         return "already " + status
     if not can_move(record.status, target):
         store.append_event(record, "esign_event_ignored", {
@@ -83,14 +101,21 @@ def apply_change(
         detail["generated_at"] = generated_at
     if voided_reason:
         detail["voided_reason"] = voided_reason
+    if target == Status.DECLINED:
+        decliner = _decliner(record)
+        if decliner is not None:
+            detail["declined_by"] = {"position": int(decliner.position), "name": decliner.name,
+                                     "reason": decliner.declined_reason}
     actions = [ContractRecord.envelope_status.set(status)]
     if generated_at:
         actions.append(ContractRecord.last_connect_at.set(generated_at))
     try:
         record = transition(record, target, event_type=f"envelope_{status}", detail=detail,
-                                   actions=actions, reason=voided_reason or _declined_reason(record))
+                            actions=actions, reason=voided_reason or _declined_reason(record))
     except store.StaleStatus:
         fresh = store.get_contract(record.tenant_id, record.contract_id)
+        if fresh.status == target and target in OWNER_NOTICE_STATUSES:
+            notify_owner(fresh)  # whoever moved it (a void from the API, say) may not have told the owner
         if fresh.status == target or not can_move(fresh.status, target):
             return f"ignored (concurrently {fresh.status})"
         raise RetryableError(f"{record.contract_id}: status changed concurrently") from None
@@ -98,14 +123,107 @@ def apply_change(
         "contract_id": record.contract_id, "status": status, "source": source})
     if target == Status.COMPLETED:
         enqueue({"job": "archive", "tenant_id": record.tenant_id, "contract_id": record.contract_id})
+    if target in OWNER_NOTICE_STATUSES:
+        notify_owner(record)
     return status
 
 
+def _record_envelope_and_signers(
+    record: ContractRecord, envelope_id: str, recipients: list[Mapping[str, Any]], source: str, event: str,
+) -> tuple[ContractRecord, bool]:
+    """Records the envelope id (Connect can beat the send job to it) and the signers' progress. Field
+    updates are conditional on the status read; if another writer moved it, read again and redo."""
+    for _ in range(3):
+        try:
+            if record.envelope_id is None:
+                record = store.update_fields(record, [ContractRecord.envelope_id.set(envelope_id)])
+            changed = _merge_signers(record, recipients)
+            if changed:
+                record = store.update_fields(record, [ContractRecord.signers.set(record.signers)])
+                store.append_event(record, "signers_updated", {"source": source, "event": event, "signers": [
+                    {"position": int(s.position), "status": s.status} for s in record.signers]})
+            return record, changed
+        except store.StaleStatus:
+            record = store.get_contract(record.tenant_id, record.contract_id)
+    raise RetryableError(f"{record.contract_id}: contract keeps changing; try again")
+
+
+def _decliner(record: ContractRecord) -> SignerState | None:
+    return next((s for s in record.signers if s.status == "declined"), None)
+
+
 def _declined_reason(record: ContractRecord) -> str | None:
-    for signer in record.signers:
-        if signer.status == "declined" and signer.declined_reason:
-            return f"{signer.name}: {signer.declined_reason}"
+    signer = _decliner(record)
+    if signer is not None and signer.declined_reason:
+        return f"{signer.name}: {signer.declined_reason}"
     return None
+
+
+def notify_owner(record: ContractRecord) -> None:
+    """Emails the contract's owner that it was declined or voided (expired included), exactly once.
+    A transient SES failure releases the claim and raises RetryableError (Connect answers 5xx and
+    DocuSign delivers again); a permanent one is logged and recorded on the timeline."""
+    from chalicelib.notify import mailer
+
+    status = Status(record.status)
+    key = f"owner-notice#{record.tenant_id}#{record.contract_id}#{status.value}"
+    owner = (record.document or {}).get("owner") or {}
+    if not owner.get("email"):
+        logger.warning("contract has no owner to notify", extra={"contract_id": record.contract_id})
+        return
+    if not store.claim_once(key, OWNER_NOTICE_TTL, tenant_id=record.tenant_id, contract_id=record.contract_id):
+        return
+    try:
+        email = owner_email(record)
+        message_id = mailer.send(email)
+    except RetryableError:
+        store.release_claim(key)
+        raise
+    except Exception as err:  # noqa: BLE001 - a refused address must not make DocuSign retry forever
+        logger.exception("owner notice not sent", extra={"contract_id": record.contract_id})
+        store.append_event(record, "owner_notice_failed", {"status": status.value, "error": str(err)[:300]})
+        return
+    store.append_event(record, "owner_notified", {"status": status.value, "to": list(email.to),
+                                                  "subject": email.subject, "message_id": message_id})
+
+
+def owner_email(record: ContractRecord) -> Email:
+    """The owner notice for a declined or voided contract, in the contract's locale."""
+    from chalicelib.config import settings
+    from chalicelib.rendering.environment import get_environment
+
+    document = record.document or {}
+    locale = record.locale if record.locale in ("zh-CN", "en") else "en"
+    status = Status(record.status)
+    kind = "declined" if status == Status.DECLINED else "voided"
+    reason = record.status_reason or ""
+    expired = kind == "voided" and "expir" in reason.lower()
+    decliner = _decliner(record)
+    counterparty = ((document.get("parties") or {}).get("counterparty") or {}).get("name") or ""
+    amount = document.get("amount")
+    context = {
+        "number": record.number,
+        "title": document.get("title") or "",
+        "counterparty": counterparty,
+        "amount_text": f"{document.get('currency') or ''} {amount}".strip() if amount else "",
+        "owner": document.get("owner") or {},
+        "reason": reason,
+        "expired": expired,
+        "decliner": ({"name": decliner.name, "email": decliner.email, "reason": decliner.declined_reason or ""}
+                     if decliner is not None else None),
+        "link": f"{settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
+    }
+    subjects = {
+        ("declined", "zh-CN"): "合同被拒签：{number} {title}",
+        ("declined", "en"): "Contract declined: {number} {title}",
+        ("voided", "zh-CN"): "合同已作废：{number} {title}" + ("（签署期限已过）" if expired else ""),
+        ("voided", "en"): "Contract voided: {number} {title}" + (" (signing period expired)" if expired else ""),
+    }
+    subject = subjects[(kind, locale)].format(number=record.number, title=context["title"]).strip()
+    env = get_environment()
+    text = env.get_template(f"emails/{kind}.{locale}.txt.j2").render(subject=subject, **context)
+    html = env.get_template(f"emails/{kind}.{locale}.html.j2").render(subject=subject, **context)
+    return Email(to=[str(context["owner"]["email"])], subject=subject, text=text, html=html)
 
 
 def _merge_signers(record: ContractRecord, recipients: Iterable[Mapping[str, Any]]) -> bool:

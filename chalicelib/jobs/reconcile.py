@@ -1,5 +1,9 @@
 """Daily reconciliation: one paged list_status_changes since the last checkpoint repairs any contract
-whose Connect message never arrived. No per-envelope polling (DocuSign's polling limits)."""
+whose Connect message never arrived. No per-envelope polling (DocuSign's polling limits).
+
+It also closes the last gap in "one envelope per contract": a live envelope that carries a contract's
+id but is not the one the contract recorded (a create that timed out at our end while DocuSign went
+on to make it, then a retry made another) is voided as a duplicate before anyone signs it."""
 
 from __future__ import annotations
 
@@ -8,17 +12,19 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.errors import RetryableError
 from chalicelib.esign import envelopes
 from chalicelib.esign.connect import ENVELOPE_EVENT_STATUS
 from chalicelib.jobs.esign_events import apply_change
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
-from chalicelib.store.models import KeyRecord
+from chalicelib.store.models import ContractRecord, KeyRecord
 
 CHECKPOINT_KEY = "checkpoint#reconcile"
 OVERLAP = timedelta(minutes=15)  # re-read a little: a change committed while we listed is not lost
 FIRST_RUN_LOOKBACK = timedelta(days=2)
 _KNOWN_STATUSES = set(ENVELOPE_EVENT_STATUS.values())
+_IN_PROCESS = ("sent", "delivered")
 
 
 def run(_scheduled_time: str | None = None) -> dict[str, Any]:
@@ -28,22 +34,56 @@ def run(_scheduled_time: str | None = None) -> dict[str, Any]:
         since = KeyRecord.get(CHECKPOINT_KEY).created_at - OVERLAP
     except DoesNotExist:
         since = started - FIRST_RUN_LOOKBACK
-    repaired, seen = 0, 0
+    repaired, seen, duplicates, failed = 0, 0, 0, 0
     for change in envelopes.list_changes(since):
         seen += 1
         record = store.find_by_envelope(change.envelope_id)
         if record is None and change.tenant_id and change.contract_id:
             record = store.find_contract(change.tenant_id, change.contract_id)
+            if record is not None and record.envelope_id not in (None, change.envelope_id):
+                duplicates += _void_duplicate(record, change)
+                continue
         if record is None:
             continue
         status = change.status if change.status in _KNOWN_STATUSES else None
-        outcome = apply_change(record, envelope_id=change.envelope_id, status=status,
-                               recipients=change.recipients, voided_reason=change.voided_reason,
-                               source="reconcile", event=f"status-{change.status}",
-                               generated_at=change.status_changed_at)
+        try:
+            outcome = apply_change(record, envelope_id=change.envelope_id, status=status,
+                                   recipients=change.recipients, voided_reason=change.voided_reason,
+                                   source="reconcile", event=f"status-{change.status}",
+                                   generated_at=change.status_changed_at)
+        except RetryableError as err:  # this contract is busy: the next run reads it again
+            failed += 1
+            logger.warning("reconcile could not apply a change", extra={
+                "contract_id": record.contract_id, "envelope_id": change.envelope_id, "reason": str(err)})
+            continue
         if status and outcome == status:
             repaired += 1
             logger.warning("reconcile repaired a contract", extra={"contract_id": record.contract_id,
                                                                    "status": status})
-    KeyRecord(key=CHECKPOINT_KEY, created_at=started).save()
-    return {"since": since.isoformat(), "seen": seen, "repaired": repaired}
+    if not failed:  # otherwise keep the old checkpoint, so the next run sees those changes again
+        KeyRecord(key=CHECKPOINT_KEY, created_at=started).save()
+    return {"since": since.isoformat(), "seen": seen, "repaired": repaired, "duplicates_voided": duplicates,
+            "failed": failed}
+
+
+def _void_duplicate(record: ContractRecord, change: envelopes.EnvelopeChange) -> int:
+    if change.status not in _IN_PROCESS:
+        if change.status != "voided":  # it was signed or declined: a human must look
+            logger.error("a duplicate envelope for one contract is already closed", extra={
+                "contract_id": record.contract_id, "kept": record.envelope_id, "duplicate": change.envelope_id,
+                "status": change.status})
+        return 0
+    reason = f"Duplicate of envelope {record.envelope_id} for contract {record.number}"
+    try:
+        envelopes.void_envelope(change.envelope_id, reason)
+        outcome = "voided"
+    except envelopes.EnvelopeRejected as err:
+        outcome = f"not voided: {err.code}"
+    except RetryableError as err:
+        outcome = f"not voided yet: {err}"
+    logger.error("duplicate envelope for one contract", extra={
+        "contract_id": record.contract_id, "kept": record.envelope_id, "duplicate": change.envelope_id,
+        "outcome": outcome, "source": "reconcile"})
+    store.append_event(record, "duplicate_envelope", {"kept": record.envelope_id, "duplicate": change.envelope_id,
+                                                      "outcome": outcome, "source": "reconcile"})
+    return 1 if outcome == "voided" else 0

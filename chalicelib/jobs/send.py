@@ -7,12 +7,14 @@ job that died after DocuSign accepted the envelope does not send a second one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.errors import RetryableError
 from chalicelib.esign import envelopes
+from chalicelib.esign.signing_settings import SigningSettings, for_tenant
 from chalicelib.jobs.transitions import transition
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
@@ -22,6 +24,10 @@ from chalicelib.store.models import ContractRecord
 
 SEND_LEASE = timedelta(minutes=5)
 SENDABLE = {Status.RECEIVED, Status.APPROVED, Status.SENDING}
+
+# Fault-injection seam for the tests: called once DocuSign has accepted the envelope and before we
+# record it, the one moment where a dying job would leave an envelope we do not know about.
+after_create_hook: Callable[[envelopes.EnvelopeRef], None] | None = None
 
 
 def run(tenant_id: str, contract_id: str) -> str:
@@ -54,22 +60,29 @@ def _send(record: ContractRecord) -> str:
                           detail={"error": str(err)})
         return "render failed"
 
-    existing = envelopes.find_envelope(record.contract_id, record.created_at)
-    if existing is not None:
-        ref, how = existing, "recovered"
+    signing = for_tenant(record.tenant_id)
+    existing = envelopes.find_envelopes(record.contract_id, record.created_at)
+    if existing:
+        ref, how = existing[0], "recovered"
+        for extra in existing[1:]:
+            _void_duplicate(record, extra, ref)
+        logger.warning("envelope recovered by its contractId field", extra={
+            "contract_id": record.contract_id, "envelope_id": ref.envelope_id})
     else:
         try:
-            ref = envelopes.create_envelope(_envelope_request(record, document, rendered.html))
+            ref = envelopes.create_envelope(_envelope_request(record, document, rendered.html, signing))
         except envelopes.EnvelopeRejected as err:
             transition(record, Status.SEND_FAILED, event_type="send_failed", reason=err.message or err.code,
-                              detail={"error_code": err.code, "message": err.message, "trace_token": err.trace_token})
+                       detail={"error_code": err.code, "message": err.message, "trace_token": err.trace_token})
             return f"send failed: {err.code}"
         how = "created"
+        if after_create_hook is not None:
+            after_create_hook(ref)
     try:
         transition(
             record, Status.SENT, event_type="envelope_sent",
             detail={"envelope_id": ref.envelope_id, "how": how, "rendered_sha256": record.rendered.sha256
-                    if record.rendered else None},
+                    if record.rendered else None, "expire_after_days": signing.expire_after_days},
             actions=[ContractRecord.envelope_id.set(ref.envelope_id),
                      ContractRecord.envelope_status.set(ref.status)],
         )
@@ -77,9 +90,16 @@ def _send(record: ContractRecord) -> str:
         # DocuSign's Connect message can arrive before this write: it has recorded the envelope and
         # moved the contract on already. Anything else is a real conflict.
         fresh = store.get_contract(record.tenant_id, record.contract_id)
+        if fresh.envelope_id is None and fresh.status == Status.VOIDED:
+            # Cancelled by the CRM while we were sending: the envelope must not stay open.
+            envelopes.void_envelope(ref.envelope_id, f"Contract {record.number} was cancelled")
+            store.append_event(fresh, "envelope_voided", {"envelope_id": ref.envelope_id, "how": how,
+                                                          "reason": "cancelled while sending"})
+            return f"voided {ref.envelope_id} (contract cancelled while sending)"
         if fresh.envelope_id != ref.envelope_id:
             raise
-        store.append_event(fresh, "envelope_created", {"envelope_id": ref.envelope_id, "how": how})
+        store.append_event(fresh, "envelope_created", {"envelope_id": ref.envelope_id, "how": how,
+                                                       "expire_after_days": signing.expire_after_days})
     logger.info("envelope sent", extra={"contract_id": record.contract_id, "envelope_id": ref.envelope_id,
                                         "how": how})
     return f"sent {ref.envelope_id}"
@@ -87,7 +107,6 @@ def _send(record: ContractRecord) -> str:
 
 def _render(record: ContractRecord) -> Any:
     from chalicelib.rendering.render import render_contract
-
     from chalicelib.store.templates import RegistryTemplateOverrides
 
     rendered = render_contract(record.document, overrides=RegistryTemplateOverrides(), tenant_id=record.tenant_id)
@@ -112,8 +131,26 @@ def signer_specs(record: ContractRecord) -> list[envelopes.SignerSpec]:
     ]
 
 
-def _envelope_request(record: ContractRecord, document: dict[str, Any], html: str) -> envelopes.EnvelopeRequest:
+def _void_duplicate(record: ContractRecord, extra: envelopes.EnvelopeRef, kept: envelopes.EnvelopeRef) -> None:
+    """A second live envelope for one contract (a create that timed out while DocuSign went on to
+    make it, then a retry): keep the oldest, void the others before any signer can act on them."""
+    reason = f"Duplicate of envelope {kept.envelope_id} for contract {record.number}"
+    try:
+        envelopes.void_envelope(extra.envelope_id, reason)
+        outcome = "voided"
+    except envelopes.EnvelopeRejected as err:  # e.g. already completed: a human must look
+        outcome = f"not voided: {err.code}"
+    logger.error("duplicate envelope for one contract", extra={
+        "contract_id": record.contract_id, "kept": kept.envelope_id, "duplicate": extra.envelope_id,
+        "outcome": outcome})
+    store.append_event(record, "duplicate_envelope", {"kept": kept.envelope_id, "duplicate": extra.envelope_id,
+                                                      "outcome": outcome})
+
+
+def _envelope_request(record: ContractRecord, document: dict[str, Any], html: str,
+                      signing: SigningSettings | None = None) -> envelopes.EnvelopeRequest:
     title = str(document.get("title") or record.number)
+    signing = signing or for_tenant(record.tenant_id)
     return envelopes.EnvelopeRequest(
         tenant_id=record.tenant_id,
         contract_id=record.contract_id,
@@ -122,4 +159,9 @@ def _envelope_request(record: ContractRecord, document: dict[str, Any], html: st
         document_html=html,
         signers=signer_specs(record),
         cc=[(c["name"], c["email"]) for c in document.get("cc") or []],
+        reminders_enabled=signing.reminders_enabled,
+        reminder_delay_days=signing.reminder_delay_days,
+        reminder_frequency_days=signing.reminder_frequency_days,
+        expire_after_days=signing.expire_after_days,
+        expire_warn_days=signing.expire_warn_days,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -17,6 +17,7 @@ class Attachment:
     filename: str
     content: bytes
     mime_type: str  # e.g. "text/calendar"
+    params: Mapping[str, str] = field(default_factory=dict)  # Content-Type parameters, e.g. {"method": "PUBLISH"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def build_mime(email: Email, sender: str) -> EmailMessage:
     for attachment in email.attachments:
         maintype, subtype = attachment.mime_type.split("/", 1)
         message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
-                               filename=attachment.filename)
+                               filename=attachment.filename, params=dict(attachment.params) or None)
     return message
 
 

@@ -11,10 +11,56 @@ from typing import Any
 from chalice.test import Client
 
 
+class LockedHTTP:
+    """chalice.test's HTTP client, one request at a time. Chalice keeps the request being handled in
+    `app.current_request` (one attribute, not per thread) and the test client swaps os.environ for
+    each call, so a test's own API call must not overlap a Connect message the server is handling."""
+
+    def __init__(self, http: Any, lock: threading.RLock) -> None:
+        self._http = http
+        self._lock = lock
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Any:
+        with self._lock:
+            return self._http.request(method, path, headers=headers, body=body)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Any:
+        return self.request("HEAD", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Any:
+        return self.request("OPTIONS", path, **kwargs)
+
+
+class LockedClient:
+    """A chalice.test.Client whose HTTP calls share the server's lock."""
+
+    def __init__(self, client: Client, lock: threading.RLock) -> None:
+        self._client = client
+        self.http = LockedHTTP(client.http, lock)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class AppServer:
     def __init__(self, app: Any, project_dir: str, stage: str = "local") -> None:
-        self.client = Client(app, stage_name=stage, project_dir=project_dir)
-        self.lock = threading.Lock()  # the test client swaps os.environ per call: one call at a time
+        self.lock = threading.RLock()  # the test client swaps os.environ per call: one call at a time
+        self.client = LockedClient(Client(app, stage_name=stage, project_dir=project_dir), self.lock)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -22,8 +68,7 @@ class AppServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items()}
-                with server.lock:
-                    response = server.client.http.request(self.command, self.path, headers=headers, body=body)
+                response = server.client.http.request(self.command, self.path, headers=headers, body=body)
                 self.send_response(response.status_code)
                 for name, value in response.headers.items():
                     if name.lower() not in ("content-length", "connection"):

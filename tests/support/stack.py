@@ -72,6 +72,51 @@ class StackHarness:
             ran += 1
         return ran
 
+    def receive_job(self, job: str | None = None) -> dict[str, Any]:
+        """Takes the next message off the jobs queue (it stays in flight, as with a Lambda poller)."""
+        from chalicelib.aws import client, queue_url
+        from chalicelib.config import settings
+
+        url = queue_url(settings().jobs_queue_name)
+        for _ in range(20):
+            messages = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0,
+                                                     AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                break
+            message = messages[0]
+            if job is None or json.loads(message["Body"]).get("job") == job:
+                return message
+            self.release_job(message)
+        raise AssertionError(f"no {job or ''} job in the queue")
+
+    def run_job(self, message: dict[str, Any]) -> None:
+        """Runs one received message through the app's SQS handler, as Lambda would, and deletes it
+        once the handler returned (a handler that raises leaves it in flight, like SQS does)."""
+        from chalicelib.aws import client, queue_url
+        from chalicelib.config import settings
+
+        self.job_log.append(message["Body"])
+        self.app.process_job(sqs_event("arn:aws:sqs:us-east-1:123456789012:jobs", [message]),
+                             FakeLambdaContext("process_job"))
+        client("sqs").delete_message(QueueUrl=queue_url(settings().jobs_queue_name),
+                                     ReceiptHandle=message["ReceiptHandle"])
+
+    def ack_job(self, message: dict[str, Any]) -> None:
+        """Deletes a received message (its handler finished)."""
+        from chalicelib.aws import client, queue_url
+        from chalicelib.config import settings
+
+        client("sqs").delete_message(QueueUrl=queue_url(settings().jobs_queue_name),
+                                     ReceiptHandle=message["ReceiptHandle"])
+
+    def release_job(self, message: dict[str, Any]) -> None:
+        """Makes an in-flight message visible again now (its visibility timeout ran out)."""
+        from chalicelib.aws import client, queue_url
+        from chalicelib.config import settings
+
+        client("sqs").change_message_visibility(QueueUrl=queue_url(settings().jobs_queue_name),
+                                                ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -94,6 +139,37 @@ class StackHarness:
         status, data = http_json(method, f"{self.sandbox_url}{path}", body)
         assert status < 300, (status, data)
         return data
+
+    def sandbox_envelopes(self, contract_id: str | None = None) -> list[dict[str, Any]]:
+        """Every envelope the sandbox holds (optionally only those carrying this contract id)."""
+        envelopes = self.sandbox("GET", "/sandbox/envelopes")["envelopes"]
+        if contract_id is None:
+            return envelopes
+        return [e for e in envelopes
+                if any(f.get("value") == contract_id for f in e.get("customFields", {}).get("textCustomFields", []))]
+
+    def connect_log(self, **filters: str) -> list[dict[str, Any]]:
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(filters)}" if filters else ""
+        return self.sandbox("GET", f"/sandbox/connect-log{query}")["entries"]
+
+    def settle_connect(self, timeout: float = 20.0, strict: bool = True) -> None:
+        """Waits until the sandbox has no Connect message queued, held or in flight."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, data = http_json("GET", f"{self.sandbox_url}/sandbox/connect-log")
+            if status < 300 and data["pending"] == 0:
+                return
+            time.sleep(0.05)
+        if strict:
+            raise AssertionError("Connect deliveries did not settle")
+
+    def timeline(self, contract_id: str) -> list[dict[str, Any]]:
+        return self.get_contract(contract_id)["timeline"]
+
+    def timeline_types(self, contract_id: str) -> list[str]:
+        return [e["type"] for e in self.timeline(contract_id)]
 
     def sent_emails(self) -> list[SentEmail]:
         from moto.core import DEFAULT_ACCOUNT_ID

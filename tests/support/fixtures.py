@@ -1,0 +1,123 @@
+"""Shared pytest fixtures (registered from tests/conftest.py): the DocuSign sandbox on a thread, the
+app behind a real HTTP port, and the in-process stack (moto + sandbox + app) for the integration
+and browser tiers."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.app_server import AppServer
+from tests.support.stack import StackHarness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _share_botocore_loader() -> None:
+    """botocore parses its JSON service models again for every new Session, and each test makes many
+    (PynamoDB: one per model and thread; chalicelib.aws: one per reset). In the test process, every
+    Session shares one loader, so the models are parsed once: the stack fixture's setup drops from
+    over a second to a fraction of one. Behaviour is unchanged (the loader only caches files)."""
+    import botocore.loaders
+    import botocore.session
+
+    original = botocore.loaders.create_loader
+    if getattr(original, "shared", False):
+        return
+    loaders: dict[str | None, Any] = {}
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    create_loader.shared = True  # type: ignore[attr-defined]
+    botocore.loaders.create_loader = create_loader
+    botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
+
+
+_share_botocore_loader()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    from devstack.sandbox import SandboxConfig, serve_in_thread
+
+    # Quick Connect retries keep the fault tests short; the behaviour is DocuSign's all the same.
+    base_url, stop = serve_in_thread(SandboxConfig(
+        connect_retry_initial_seconds=0.1, connect_retry_max_seconds=1.0, connect_reorder_hold_seconds=2.0,
+    ))
+    yield base_url
+    stop()
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[AppServer]:
+    import app
+
+    server = AppServer(app.app, str(ROOT)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(sandbox_url: str, app_server: AppServer) -> Iterator[StackHarness]:
+    from moto import mock_aws
+
+    import app
+    from devstack.stack import app_environment, http_json, provision, seed, use_environment
+
+    env = app_environment("", sandbox_url, app_server.url)
+    env.pop("AWS_ENDPOINT_URL")
+    env["SIGNBRIDGE_RETRY_BASE_SECONDS"] = "0"
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    http_json("POST", f"{sandbox_url}/sandbox/reset")
+    with mock_aws():
+        provision(env)
+        api_key, sources = seed(env, sandbox_url)
+        harness = StackHarness(app=app, client=app_server.client, api_url=app_server.url, sandbox_url=sandbox_url,
+                               api_key=api_key, sources=sources, tenant_id="demo")
+        yield harness
+        # Let Connect deliveries still in flight land inside this test's moto, not the next one's.
+        harness.settle_connect(timeout=5.0, strict=False)
+    http_json("DELETE", f"{sandbox_url}/sandbox/faults")
+    http_json("POST", f"{sandbox_url}/sandbox/reset")
+    use_environment({})
+    _clear_module_caches()
+
+
+def _clear_module_caches() -> None:
+    """Per-process caches that would carry one test's moto data into the next."""
+    import importlib
+
+    for module, function in (("chalicelib.store.templates", "clear_cache"), ("chalicelib.store.registry",
+                                                                              "clear_cache")):
+        try:
+            getattr(importlib.import_module(module), function)()
+        except (ImportError, AttributeError):
+            pass
+
+
+@pytest.fixture
+def crm(stack: StackHarness) -> Iterator[tuple[str, Any]]:
+    """A CRM endpoint (devstack/receiver.py on a thread) that verifies our signed status callbacks,
+    set as the stack's source's callback URL (contracts posted without their own get it)."""
+    import dataclasses
+
+    from chalicelib.store import registry
+    from devstack.receiver import Receiver, serve_in_thread
+
+    receiver = Receiver([stack.secret], out=io.StringIO())
+    url, stop = serve_in_thread(receiver)
+    hook = f"{url}/hooks/signbridge"
+    source = registry.get_source(stack.source_id)
+    assert source is not None
+    registry.put_source(dataclasses.replace(source, options={**source.options, "callback_url": hook}))
+    registry.clear_cache()
+    yield hook, receiver
+    stop()
