@@ -62,8 +62,9 @@ def test_sales_contract_from_webhook_to_reminder(stack: StackHarness) -> None:
 
     # The end date is 2027-11-30 (Asia/Shanghai); 30 days before is Sunday 2027-10-31, so the notice
     # waits for Monday 2027-11-01 at the start of business hours: 09:00 +08:00 = 01:00 UTC.
-    # Everything due earlier (payments, delivery, the 90-day notice) goes out on an earlier run.
-    stack.fire_schedule("hourly_reminders", "2027-10-31T12:00:00Z")
+    # Everything due earlier (payments, delivery, the 90-day notice) goes out on an earlier run held
+    # in business hours (Friday 2027-10-29, 10:00 in Shanghai).
+    stack.fire_schedule("hourly_reminders", "2027-10-29T02:00:00Z")
     before = len(stack.sent_emails())
     stack.fire_schedule("hourly_reminders", "2027-11-01T00:00:00Z")
     assert len(stack.sent_emails()) == before
