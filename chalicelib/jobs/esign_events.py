@@ -92,6 +92,8 @@ def apply_change(
             notify_owner(record)  # once: a retry after a failed email lands here
         return "already " + status
     if not can_move(record.status, target):
+        if source == "reconcile":  # reconcile re-reads every change since its checkpoint: only repairs count
+            return f"ignored ({record.status} → {status} not allowed)"
         store.append_event(record, "esign_event_ignored", {
             "source": source, "event": event, "status": status, "generated_at": generated_at,
             "reason": f"contract is already {record.status}"})
