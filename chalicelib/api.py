@@ -56,12 +56,35 @@ def contract_view(record: ContractRecord, events: list[EventRecord] | None = Non
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
     }
+    view.update(_execution_view(record))
     if events is not None:
         view["timeline"] = [
             {"type": e.type, "at": e.at.isoformat(), "status": e.status, "detail": e.detail or {}}
             for e in events
         ]
     return view
+
+
+def _execution_view(record: ContractRecord) -> dict[str, Any]:
+    """Paid versus planned per milestone and in total, and the term in force (it moves on renewal)."""
+    from chalicelib.reminders.milestones import milestones_view
+    from chalicelib.reminders.planning import contract_zone
+    from chalicelib.reminders.scheduling import tenant_settings
+    from chalicelib.reminders.terms import contract_term
+
+    document = record.document or {}
+    try:
+        today = store.now_utc().astimezone(contract_zone(document, tenant_settings(record.tenant_id))).date()
+    except ValueError:  # a zone or settings problem must not hide the contract
+        today = store.now_utc().date()
+    extra: dict[str, Any] = {"milestones": milestones_view(document, getattr(record, "milestones", None), today)}
+    stored_term = getattr(record, "term", None)
+    term = contract_term(document, stored_term or None)
+    if term is not None:
+        extra["term"] = {"start": term.start.isoformat(), "end": term.end.isoformat(),
+                         "renewals": int((stored_term or {}).get("renewals", 0)), "auto_renew": bool(
+                             document.get("auto_renew"))}
+    return extra
 
 
 def _doc(ref: Any) -> dict[str, Any] | None:

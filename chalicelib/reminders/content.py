@@ -1,35 +1,54 @@
-"""What a reminder email says, in the contract's locale (zh-CN or en)."""
+"""What a reminder email says, in the contract's locale (zh-CN or en): subject, plain text and HTML
+(templates/emails/reminder.<locale>.{txt,html}.j2) and an .ics file for the deadline.
+
+Everything the templates show is prepared here, already formatted for the locale (dates, amounts,
+大写 for RMB amounts in zh-CN), so the templates only lay it out.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.config import settings
-from chalicelib.notify.mailer import Email
+from chalicelib.config import settings as app_settings
+from chalicelib.notify.mailer import Attachment, Email
 from chalicelib.store.models import ContractRecord, ReminderRecord
+
+from .settings import TenantSettings
+
+LOCALES = ("zh-CN", "en")
 
 SUBJECTS = {
     "zh-CN": {
         "expiry": "合同即将到期：{number}（{anchor}到期，剩余 {days} 天）",
-        "renewal": "合同将自动续期：{number}（如不续约请于 {anchor} 前通知对方）",
+        "renewal": "合同将自动续期：{number}（如不续约，请于 {anchor} 前通知对方）",
         "payment_before": "付款提醒：{number} {milestone} 将于 {anchor} 到期",
-        "payment_due": "今日付款到期：{number} {milestone}",
+        "payment_due": "付款到期：{number} {milestone}（到期日 {anchor}）",
         "payment_overdue": "付款逾期：{number} {milestone} 已逾期 {overdue} 天",
         "delivery_before": "交付提醒：{number} {milestone} 将于 {anchor} 到期",
         "delivery_overdue": "交付逾期：{number} {milestone} 已逾期 {overdue} 天",
     },
     "en": {
         "expiry": "Contract expiring: {number} ends on {anchor} ({days} days left)",
-        "renewal": "Contract renews automatically: {number} (give notice before {anchor} to stop it)",
+        "renewal": "Contract renews automatically: {number} (give notice by {anchor} to stop it)",
         "payment_before": "Payment reminder: {number} {milestone} is due on {anchor}",
-        "payment_due": "Payment due today: {number} {milestone}",
+        "payment_due": "Payment due: {number} {milestone} (due {anchor})",
         "payment_overdue": "Payment overdue: {number} {milestone} is {overdue} days overdue",
         "delivery_before": "Delivery reminder: {number} {milestone} is due on {anchor}",
         "delivery_overdue": "Delivery overdue: {number} {milestone} is {overdue} days overdue",
     },
 }
+# A partly paid milestone says what is still open, in the subject too.
+REMAINING_SUFFIX = {"zh-CN": "（尚欠 {amount}）", "en": " ({amount} still open)"}
+ICS_SUMMARY = {
+    "zh-CN": {"expiry": "合同到期：{number}", "renewal": "不续约通知截止：{number}",
+              "payment": "付款到期：{number} {milestone}", "delivery": "交付到期：{number} {milestone}"},
+    "en": {"expiry": "Contract ends: {number}", "renewal": "Last day to stop the renewal: {number}",
+           "payment": "Payment due: {number} {milestone}", "delivery": "Delivery due: {number} {milestone}"},
+}
+CURRENCY_NAMES_ZH = {"CNY": "人民币", "USD": "美元", "EUR": "欧元", "HKD": "港币", "JPY": "日元", "GBP": "英镑"}
 
 
 def _milestone(document: dict[str, Any], milestone_id: str | None) -> dict[str, Any] | None:
@@ -42,38 +61,156 @@ def _milestone(document: dict[str, Any], milestone_id: str | None) -> dict[str, 
     return None
 
 
-def context(record: ContractRecord, reminder: ReminderRecord, now: datetime) -> dict[str, Any]:
-    document = record.document
+def _locale(record: ContractRecord) -> str:
+    return record.locale if record.locale in LOCALES else "en"
+
+
+def format_money(value: Any, currency: str, locale: str) -> str:
+    from chalicelib.rendering.filters import money
+
+    if locale == "zh-CN":
+        return f"{CURRENCY_NAMES_ZH.get(currency, currency)} {money(value, currency)} 元" if currency == "CNY" \
+            else f"{CURRENCY_NAMES_ZH.get(currency, currency)} {money(value, currency)}"
+    return f"{currency} {money(value, currency)}"
+
+
+def capitals_for(value: Any, currency: str, locale: str) -> str | None:
+    """大写 for RMB amounts in zh-CN emails (the capitals are written in 元, so other currencies get none)."""
+    if locale != "zh-CN" or currency != "CNY" or value in (None, ""):
+        return None
+    from chalicelib.rendering.filters import capitals
+
+    return capitals(value)
+
+
+def format_day(value: date | str, locale: str) -> str:
+    from chalicelib.rendering.filters import format_date
+
+    return format_date(value, locale)
+
+
+def context(record: ContractRecord, reminder: ReminderRecord, now: datetime,
+            tenant: TenantSettings | None = None) -> dict[str, Any]:
+    from .planning import business_moment, contract_zone
+
+    tenant = tenant or TenantSettings()
+    locale = _locale(record)
+    document = record.document or {}
     detail = reminder.detail or {}
+    currency = str(document.get("currency") or "")
     anchor = date.fromisoformat(detail["anchor_date"])
-    zone = ZoneInfo(document.get("time_zone") or "Asia/Shanghai")
+    zone = ZoneInfo(detail["time_zone"]) if detail.get("time_zone") else contract_zone(document, tenant)
     today = now.astimezone(zone).date()
     milestone = _milestone(document, detail.get("milestone_id"))
+    kind = str(reminder.kind)
+    # The overdue count starts where planning starts it: the first business day on or after the due date.
+    performable = business_moment(tenant, zone, datetime.combine(anchor, datetime.min.time(), zone)).astimezone(
+        zone).date()
+    amount_due, remaining = detail.get("amount_due"), detail.get("amount_remaining")
+    partial = bool(amount_due and remaining and remaining != amount_due)
+    term = detail.get("term") or {}
+    contract_type = str(document.get("type") or record.contract_type)
+    renewal_new_end = None
+    if kind == "renewal" and document.get("end_date"):
+        from .planning import next_term
+        from .terms import contract_term
+
+        current = contract_term(document, term or None)
+        if current is not None:
+            renewal_new_end = next_term(document, current)
     return {
-        "kind": reminder.kind,
+        "locale": locale,
+        "kind": kind,
         "contract": document,
         "contract_id": record.contract_id,
+        "number": record.number,
+        "title": document.get("title") or "",
+        "counterparty": ((document.get("parties") or {}).get("counterparty") or {}).get("name") or "",
+        "owner_name": (document.get("owner") or {}).get("name") or "",
+        "contract_type": contract_type,
+        # Who acts: for a supplier contract we pay and they deliver; otherwise the reverse.
+        "we_pay": contract_type == "supplier",
+        "we_deliver": contract_type != "supplier",
+        "currency": currency,
+        "amount_text": format_money(document["amount"], currency, locale) if document.get("amount") else None,
+        "amount_capitals": capitals_for(document.get("amount"), currency, locale),
         "milestone": milestone,
+        "delivery_place": (document.get("delivery") or {}).get("place") or "",
+        "milestone_name": (milestone or {}).get("name") or "",
+        "milestone_amount_text": format_money(amount_due, currency, locale) if amount_due else None,
+        "milestone_amount_capitals": capitals_for(amount_due, currency, locale),
+        "remaining_text": format_money(remaining, currency, locale) if remaining else None,
+        "remaining_capitals": capitals_for(remaining, currency, locale),
+        "paid_text": format_money(_minus(amount_due, remaining), currency, locale) if partial else None,
+        "partial": partial,
         "anchor_date": anchor.isoformat(),
+        "anchor_text": format_day(anchor, locale),
+        "effective_text": format_day(document["effective_date"], locale) if document.get("effective_date") else None,
+        "end_text": format_day(term.get("end") or document["end_date"], locale) if (
+            term.get("end") or document.get("end_date")) else None,
+        "start_text": format_day(term["start"], locale) if term.get("start") else None,
+        "renewal_notice_days": document.get("renewal_notice_days"),
+        "new_term_text": (format_day(renewal_new_end.start, locale), format_day(renewal_new_end.end, locale))
+        if renewal_new_end else None,
         "days_left": (anchor - today).days,
-        "days_overdue": (today - anchor).days,
-        "amount_due": detail.get("amount_due"),
-        "amount_remaining": detail.get("amount_remaining"),
+        "days_overdue": max(1, (today - performable).days),
+        "offset_days": detail.get("offset_days"),
         "escalation": detail.get("escalation"),
-        "link": f"{settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
+        "sent_on_text": format_day(today, locale),
+        "link": f"{app_settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
     }
 
 
-def compose(record: ContractRecord, reminder: ReminderRecord, now: datetime) -> Email:
+def _minus(a: str | None, b: str | None) -> str | None:
+    from decimal import Decimal
+
+    if a is None or b is None:
+        return None
+    return str(Decimal(a) - Decimal(b))
+
+
+def subject_for(ctx: dict[str, Any]) -> str:
+    locale, kind = ctx["locale"], ctx["kind"]
+    template = SUBJECTS[locale].get(kind, SUBJECTS[locale]["expiry"])
+    if locale == "en" and ctx["days_overdue"] == 1:
+        template = template.replace("{overdue} days overdue", "{overdue} day overdue")
+    if locale == "en" and ctx["days_left"] == 1:
+        template = template.replace("{days} days left", "{days} day left")
+    subject = template.format(number=ctx["number"], anchor=ctx["anchor_text"], days=ctx["days_left"],
+                              overdue=ctx["days_overdue"], milestone=ctx["milestone_name"])
+    if kind == "payment_overdue" and ctx["partial"] and ctx["remaining_text"]:
+        subject += REMAINING_SUFFIX[locale].format(amount=ctx["remaining_text"])
+    return subject
+
+
+def calendar_file(ctx: dict[str, Any], reminder: ReminderRecord, now: datetime) -> Attachment:
+    from .ics import CalendarEvent, render_ics
+
+    kind = ctx["kind"]
+    family = "payment" if kind.startswith("payment") else "delivery" if kind.startswith("delivery") else kind
+    summaries = ICS_SUMMARY[ctx["locale"]]
+    summary = summaries.get(family, summaries["expiry"]).format(number=ctx["number"], milestone=ctx["milestone_name"])
+    lines = [ctx["title"], ctx["counterparty"]]
+    if family == "payment" and ctx["remaining_text"]:
+        lines.append(ctx["remaining_text"])
+    lines.append(ctx["link"])
+    event = CalendarEvent(uid=f"{reminder.reminder_key}@signbridge", day=date.fromisoformat(ctx["anchor_date"]),
+                          summary=summary, description="\n".join(line for line in lines if line), url=ctx["link"],
+                          stamp=now)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{ctx['number']}-{family}-{ctx['anchor_date']}").strip("-")
+    return Attachment(filename=f"{safe}.ics", content=render_ics(event), mime_type="text/calendar",
+                      params={"method": "PUBLISH", "charset": "UTF-8"})
+
+
+def compose(record: ContractRecord, reminder: ReminderRecord, now: datetime,
+            tenant: TenantSettings | None = None) -> Email:
     from chalicelib.rendering.environment import get_environment
 
-    locale = record.locale if record.locale in SUBJECTS else "en"
-    ctx = context(record, reminder, now)
-    subject = SUBJECTS[locale].get(reminder.kind, SUBJECTS[locale]["expiry"]).format(
-        number=record.number, anchor=ctx["anchor_date"], days=ctx["days_left"], overdue=ctx["days_overdue"],
-        milestone=(ctx["milestone"] or {}).get("name", ""),
-    )
+    ctx = context(record, reminder, now, tenant)
+    subject = subject_for(ctx)
     env = get_environment()
+    locale = ctx["locale"]
     text = env.get_template(f"emails/reminder.{locale}.txt.j2").render(subject=subject, **ctx)
     html = env.get_template(f"emails/reminder.{locale}.html.j2").render(subject=subject, **ctx)
-    return Email(to=list(reminder.to), cc=list(reminder.cc), subject=subject, text=text, html=html)
+    return Email(to=list(reminder.to), cc=list(reminder.cc), subject=subject, text=text, html=html,
+                 attachments=(calendar_file(ctx, reminder, now),))

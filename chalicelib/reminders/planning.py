@@ -65,6 +65,9 @@ __all__ = [
     "ReminderKind",
     "SettledState",
     "Term",
+    "business_moment",
+    "contract_zone",
+    "in_business_hours",
     "next_term",
     "plan_reminders",
 ]
@@ -208,6 +211,25 @@ def next_term(contract: Mapping[str, Any], term: Term | None = None) -> Term:
     if months:
         return Term(new_start, _add_months(new_start, months) - _ONE_DAY)
     return Term(new_start, new_start + (term.end - term.start))
+
+
+def contract_zone(contract: Mapping[str, Any], settings: TenantSettings) -> ZoneInfo:
+    """The zone the contract's dates and reminders live in: its own `time_zone`, else the tenant's."""
+    return _zone(contract, settings)
+
+
+def in_business_hours(settings: TenantSettings, zone: ZoneInfo, moment: datetime) -> bool:
+    """True when `moment` (aware) is on a business day, at or after business start and before its end."""
+    return business_moment(settings, zone, moment) == moment.astimezone(UTC)
+
+
+def business_moment(settings: TenantSettings, zone: ZoneInfo, moment: datetime) -> datetime:
+    """The first moment at or after `moment` (aware) inside business hours in `zone`, in UTC: the
+    moment itself during business hours, else business start of the next business morning. The
+    sender uses it so that a reminder that comes due at night waits for the morning."""
+    if moment.utcoffset() is None:
+        raise ValueError("moment must be an aware datetime")
+    return _Calendar(settings, zone).next_business_moment(moment)
 
 
 # --- steps and scheduling ---------------------------------------------------------------------

@@ -14,6 +14,8 @@ Queries:
 - idempotency:                 KeyRecord conditional put (webhook deliveries, Connect events), with TTL
 - reminders due now:           ReminderRecord.due_index.query(shard, due_at <= now) (sparse GSI: an
                                item leaves the index once sent, so a run reads only what is due)
+                               — expiry/renewal transitions are items of kind "transition" there too
+- a contract's reminders:      ReminderRecord.query("{tenant}#{contract}")  (re-planning reconciles them)
 - sources, tenants, API keys:  RegistryRecord.get("source#{id}" | "tenant#{id}" | "apikey#{sha256}")
 """
 
@@ -104,6 +106,12 @@ class ContractRecord(Model):
     signed = DocumentRef(null=True)
     callback_url = UnicodeAttribute(null=True)
     approval_required = BooleanAttribute(default=False)
+    # Execution tracking: {milestone_id: {"status": "paid"|"partially_paid"|"delivered",
+    #   "paid_amount": "…", "payments": [{"amount", "paid_on", "recorded_at", "reference"}],
+    #   "delivered_on": "…"}} (chalicelib.reminders.milestones)
+    milestones = JSONAttribute(null=True)
+    # The term in force once renewed: {"start", "end", "renewals"}; absent = the document's own term.
+    term = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
@@ -163,7 +171,7 @@ class ReminderRecord(Model):
     kind = UnicodeAttribute()
     due_at = UTCDateTimeAttribute()
     pending_shard = UnicodeAttribute(null=True)  # set while pending; removed once sent or cancelled
-    state = UnicodeAttribute(default="pending")  # pending | sent | cancelled
+    state = UnicodeAttribute(default="pending")  # pending | sent | cancelled | superseded | failed | applied
     claim_token = UnicodeAttribute(null=True)
     claimed_until = UTCDateTimeAttribute(null=True)
     sent_at = UTCDateTimeAttribute(null=True)
