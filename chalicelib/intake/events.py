@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.aws import enqueue
-from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, TERMINAL, Status
+from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, IN_FORCE, TERMINAL, Status
 from chalicelib.errors import Conflict
 from chalicelib.intake.base import InboundEvent, IntakeResult
 from chalicelib.observability import logger
@@ -55,7 +55,13 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
         # later): the update carries the whole contract, so it creates it.
         return created(source, event, contract)
     status = Status(existing.status)
-    changed = changed_fields(existing.document or {}, document)
+    if status in IN_FORCE:
+        # A signed contract does not change; what a CRM may still report is its execution:
+        # payments received and deliveries done, carried on the milestones.
+        execution = execution_updates(existing, document)
+        if execution and not changed_fields(without_execution(existing.document or {}), without_execution(document)):
+            return _record_execution(source, event, existing, execution)
+    changed = changed_fields(without_execution(existing.document or {}), without_execution(document))
     if status not in EDITABLE:
         if not changed:
             return _done(source, event, existing, 200)
@@ -82,6 +88,70 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
     if record.status != Status.PENDING_APPROVAL:
         enqueue_send(record)
     return _done(source, event, record, 202)
+
+
+# Fields a CRM may set on a milestone to report its execution (not part of the signed contract).
+EXECUTION_FIELDS = ("status", "paid_amount", "paid_on", "delivered_on")
+
+
+def without_execution(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without the execution fields on its milestones: what was signed."""
+    clean = dict(document)
+    for section in ("payment", "delivery"):
+        part = clean.get(section)
+        if isinstance(part, Mapping) and isinstance(part.get("milestones"), list):
+            clean[section] = {**part, "milestones": [
+                {k: v for k, v in m.items() if k not in EXECUTION_FIELDS} if isinstance(m, Mapping) else m
+                for m in part["milestones"]]}
+    return clean
+
+
+def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """What the CRM reports as newly paid or delivered, as bodies for record_execution. A CRM sends
+    the cumulative amount paid (`paid_amount`); the increment over what is recorded is the payment,
+    and its reference makes a resent update a no-op."""
+    from chalicelib.contracts.money import parse_amount
+    from chalicelib.errors import ValidationFailed
+    from chalicelib.reminders.milestones import paid_amount
+
+    stored = record.milestones or {}
+    updates: list[tuple[str, dict[str, Any]]] = []
+    for index, milestone in enumerate((document.get("payment") or {}).get("milestones") or []):
+        total = milestone.get("paid_amount")
+        if total is None and milestone.get("status") == "paid":
+            total = milestone.get("amount")
+        if total is None:
+            continue
+        try:
+            increment = parse_amount(total) - paid_amount(stored.get(milestone["id"]))
+        except (TypeError, ValueError):
+            raise ValidationFailed("1 problem in the contract", [{
+                "path": f"contract.payment.milestones[{index}].paid_amount",
+                "message": f"not a decimal amount: {total!r}"}]) from None
+        if increment > 0:
+            body: dict[str, Any] = {"status": "paid", "amount": str(increment),
+                                    "reference": f"crm:{milestone['id']}:{total}"}
+            if milestone.get("paid_on"):
+                body["paid_on"] = milestone["paid_on"]
+            updates.append((milestone["id"], body))
+    for milestone in (document.get("delivery") or {}).get("milestones") or []:
+        if milestone.get("status") == "delivered" and "delivered_on" not in (stored.get(milestone["id"]) or {}):
+            body = {"status": "delivered"}
+            if milestone.get("delivered_on"):
+                body["delivered_on"] = milestone["delivered_on"]
+            updates.append((milestone["id"], body))
+    return updates
+
+
+def _record_execution(source: Source, event: InboundEvent, record: ContractRecord,
+                      updates: list[tuple[str, dict[str, Any]]]) -> IntakeResult:
+    from chalicelib.reminders.milestones import record_execution
+
+    for milestone_id, body in updates:
+        record_execution(record.tenant_id, record.contract_id, milestone_id, body, source="crm")
+    logger.info("execution reported by the CRM", extra={"contract_id": record.contract_id,
+                                                         "milestones": [m for m, _ in updates]})
+    return _done(source, event, store.get_contract(record.tenant_id, record.contract_id), 200)
 
 
 def cancelled(source: Source, event: InboundEvent, crm_record_id: str) -> IntakeResult:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -33,7 +35,15 @@ def contract_key(tenant_id: str, contract_id: str) -> str:
 
 
 def _connection() -> Connection:
-    return Connection(region=ContractRecord.Meta.region, host=getattr(ContractRecord.Meta, "host", None))
+    # One connection (and botocore client) per warm Lambda, not one per transaction; keyed on where it
+    # points, because the tests and the local stack re-point the process.
+    return _cached_connection(ContractRecord.Meta.region, getattr(ContractRecord.Meta, "host", None),
+                              os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@lru_cache(maxsize=4)
+def _cached_connection(region: str, host: str | None, _endpoint: str | None) -> Connection:
+    return Connection(region=region, host=host)
 
 
 @dataclass(frozen=True)

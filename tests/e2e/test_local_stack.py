@@ -38,11 +38,12 @@ def demo(state: StackState) -> DemoResult:
     return run_scenario(state)
 
 
-def test_contract_is_signed_archived_and_active(state: StackState, demo: DemoResult) -> None:
+def test_contract_is_signed_archived_and_in_force(state: StackState, demo: DemoResult) -> None:
     status, contract = http_json("GET", f"{state.api_url}/v1/contracts/{demo.contract_id}",
                                  headers={"Authorization": f"Bearer {state.api_key}"})
     assert status == 200
-    assert contract["status"] == "active"
+    # The demo moved the clock to 30 days before the end: inside the 90-day notice window.
+    assert contract["status"] == "expiring"
     assert [s["status"] for s in contract["signers"]] == ["signed", "signed"]
     # The archived PDF, downloaded through the API's short-lived link, is the one whose hash we keep.
     pdf = download_signed_pdf(state, demo.contract_id)
@@ -88,7 +89,8 @@ def test_make_run_prints_a_working_curl_and_ctrl_c_stops_everything() -> None:
         assert "Ctrl-C stops everything" in output, output
         assert f"http://127.0.0.1:{port}" in output
         assert "state.json" in output
-        curl = next(line.strip() for line in output.splitlines() if line.strip().startswith("curl ") and "-X POST" in line)
+        curl = next(line.strip() for line in output.splitlines()
+                    if line.strip().startswith("curl ") and "-X POST" in line)
         answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60)
         body = json.loads(answer.stdout)
         assert body["status"] == "received" and body["contract_id"].startswith("ctr_")

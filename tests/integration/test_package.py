@@ -74,7 +74,8 @@ def test_the_merged_template_passes_cfn_lint_and_declares_the_resources(package:
                  "JobsDeadLetterQueue", "ArchiveBucket", "DeadLetterAlarm", "Dashboard", "ProcessJob", "APIHandler"):
         assert name in resources, name
     assert resources["JobsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert resources["ProcessJob"]["Properties"]["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert resources["ProcessJob"]["Properties"]["Runtime"] == runtime
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(package / "sam.json")],
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -51,7 +51,8 @@ def test_a_tenant_template_override_is_used_and_recorded(stack: StackHarness) ->
 
     put_template_override(stack.tenant_id, "contracts/sales.zh-CN.html.j2", (
         '{% extends "contracts/_base.html.j2" %}'
-        '{% set R = {"ours": "卖方", "counterparty": "买方", "order": ["ours", "counterparty"], "subject": "产品买卖"} %}'
+        '{% set R = {"ours": "卖方", "counterparty": "买方", "order": ["ours", "counterparty"], '
+        '"subject": "产品买卖"} %}'
         "{% block clauses %}<p>租户专用条款：{{ contract.after_sales }}</p>{% endblock %}"
     ))
     html = preview(stack, body("sales")).body.decode()
