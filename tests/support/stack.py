@@ -117,7 +117,7 @@ class StackHarness:
         client("sqs").change_message_visibility(QueueUrl=queue_url(settings().jobs_queue_name),
                                                 ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.drain_jobs()
@@ -126,7 +126,7 @@ class StackHarness:
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
 
-    def wait_status(self, contract_id: str, status: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait_status(self, contract_id: str, status: str, timeout: float = 60.0) -> dict[str, Any]:
         self.wait_until(lambda: self.get_contract(contract_id)["status"] == status, timeout,
                         f"{contract_id} to be {status}")
         return self.get_contract(contract_id)
