@@ -77,6 +77,33 @@ def get_contract(contract_id: str) -> dict[str, Any]:
     return contract_detail(_tenant(), contract_id)
 
 
+@app.route("/v1/contracts/{contract_id}/approve", methods=["POST"], content_types=["application/json", "text/plain"])
+@api_route
+def approve_contract(contract_id: str) -> dict[str, Any]:
+    from chalicelib.approvals import api_actor, approve
+
+    request = app.current_request
+    return approve(_tenant(), contract_id, request.raw_body or b"", api_actor(header(request.headers, "authorization")))
+
+
+@app.route("/v1/contracts/{contract_id}/reject", methods=["POST"], content_types=["application/json", "text/plain"])
+@api_route
+def reject_contract(contract_id: str) -> dict[str, Any]:
+    from chalicelib.approvals import api_actor, reject
+
+    request = app.current_request
+    return reject(_tenant(), contract_id, request.raw_body or b"", api_actor(header(request.headers, "authorization")))
+
+
+@app.route("/v1/contracts/{contract_id}/void", methods=["POST"], content_types=["application/json", "text/plain"])
+@api_route
+def void_contract(contract_id: str) -> dict[str, Any]:
+    from chalicelib.approvals import api_actor, void
+
+    request = app.current_request
+    return void(_tenant(), contract_id, request.raw_body or b"", api_actor(header(request.headers, "authorization")))
+
+
 @app.route("/v1/contracts/{contract_id}/document", methods=["GET"])
 @api_route
 def contract_document(contract_id: str) -> Response:
@@ -138,6 +165,30 @@ def record_milestone(contract_id: str, milestone_id: str) -> dict[str, Any]:
     from chalicelib.reminders.milestones import record_execution
 
     return record_execution(_tenant(), contract_id, milestone_id, app.current_request.raw_body or b"")
+
+
+@app.route("/v1/contracts", methods=["GET"])
+@api_route
+def list_contracts() -> dict[str, Any]:
+    from chalicelib.listing import list_contracts as list_page
+
+    return list_page(_tenant(), dict(app.current_request.query_params or {}))
+
+
+@app.route("/v1/analytics/summary", methods=["GET"])
+@api_route
+def analytics_summary() -> dict[str, Any]:
+    from chalicelib.analytics import analytics_summary as summary
+
+    return summary(_tenant(), dict(app.current_request.query_params or {}))
+
+
+@app.route("/openapi.json", methods=["GET"])
+@api_route
+def openapi_json() -> dict[str, Any]:
+    from chalicelib.openapi import openapi_document
+
+    return openapi_document(app.routes)
 
 
 @app.on_sqs_message(queue=jobs_queue_name(), batch_size=1)

@@ -163,21 +163,36 @@ def cancelled(source: Source, event: InboundEvent, crm_record_id: str) -> Intake
     status = Status(existing.status)
     if status in TERMINAL:
         return _done(source, event, existing, 200)
-    if status not in EDITABLE | ENVELOPE_OPEN | {Status.SENDING}:
+    if status not in VOIDABLE:
         raise Conflict(f"contract {existing.contract_id} ({existing.number}) is {status.value}: it is signed "
                        "and cannot be cancelled from the CRM")
-    detail = {"source_id": source.source_id, "delivery_id": event.delivery_id, "previous_status": status.value}
+    detail = {"source_id": source.source_id, "delivery_id": event.delivery_id}
     try:
-        record = _transition(existing, Status.VOIDED, "cancelled", detail, reason="cancelled in the CRM")
+        record = void_contract(existing, "cancelled", detail, reason="cancelled in the CRM")
     except store.StaleStatus as err:
         raise Conflict(f"contract {existing.contract_id} changed status while it was being cancelled; "
                        "retry the cancellation") from err
+    return _done(source, event, record, 202)
+
+
+# States a contract can be cancelled in: nothing signed yet.
+VOIDABLE: frozenset[Status] = EDITABLE | ENVELOPE_OPEN | {Status.SENDING}
+
+
+def void_contract(existing: ContractRecord, event_type: str, detail: Mapping[str, Any], *,
+                  reason: str) -> ContractRecord:
+    """Moves a contract that is not signed yet to voided (raises StaleStatus when another writer got
+    there first); an envelope that exists at DocuSign, or is being created, is voided there by the
+    void job. Shared by the CRM's cancel and the API's void."""
+    status = Status(existing.status)
+    record = _transition(existing, Status.VOIDED, event_type, {**detail, "previous_status": status.value},
+                         reason=reason)
     if status in ENVELOPE_OPEN or status == Status.SENDING:
         # The envelope exists at DocuSign (or is being created): the void job voids it there.
         enqueue({"job": "void", "tenant_id": record.tenant_id, "contract_id": record.contract_id,
-                 "reason": "cancelled in the CRM", "from_status": status.value})
+                 "reason": reason, "from_status": status.value})
     logger.info("contract cancelled", extra={"contract_id": record.contract_id, "previous_status": status.value})
-    return _done(source, event, record, 202)
+    return record
 
 
 def _done(source: Source, event: InboundEvent, record: ContractRecord, status: int) -> IntakeResult:

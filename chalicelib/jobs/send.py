@@ -35,6 +35,8 @@ def run(tenant_id: str, contract_id: str) -> str:
     if record is None:
         logger.warning("send job for an unknown contract", extra={"contract_id": contract_id})
         return "unknown"
+    if record.status == Status.PENDING_APPROVAL and not record.envelope_id:
+        return _ask_approvers(record)  # a repeated job: the approvers' email, if it did not go out
     if record.status not in SENDABLE or record.envelope_id:
         return f"nothing to do ({record.status})"
     with Lease(f"lease#send#{tenant_id}#{contract_id}", SEND_LEASE) as lease:
@@ -46,6 +48,10 @@ def run(tenant_id: str, contract_id: str) -> str:
 def _send(record: ContractRecord) -> str:
     if record.status not in SENDABLE or record.envelope_id:
         return f"nothing to do ({record.status})"
+    if record.status == Status.RECEIVED:
+        gated = _approval_gate(record)
+        if gated is not None:
+            return gated
     if record.status != Status.SENDING:
         record = transition(record, Status.SENDING, event_type="sending")
     document: dict[str, Any] = record.document
@@ -103,6 +109,26 @@ def _send(record: ContractRecord) -> str:
     logger.info("envelope sent", extra={"contract_id": record.contract_id, "envelope_id": ref.envelope_id,
                                         "how": how})
     return f"sent {ref.envelope_id}"
+
+
+def _approval_gate(record: ContractRecord) -> str | None:
+    """The tenant's approval rules: a contract they catch waits in pending_approval (the approvers
+    are emailed once) until POST /v1/contracts/{id}/approve; None when it may be sent now."""
+    from chalicelib.approvals import reasons_for, request_approval
+
+    reasons = reasons_for(record)
+    if not reasons:
+        return None
+    record = transition(record, Status.PENDING_APPROVAL, event_type="approval_required",
+                        detail={"reasons": reasons}, actions=[ContractRecord.approval_required.set(True)])
+    logger.info("contract waits for approval", extra={"contract_id": record.contract_id, "reasons": reasons})
+    return request_approval(record, reasons)
+
+
+def _ask_approvers(record: ContractRecord) -> str:
+    from chalicelib.approvals import reasons_for, request_approval
+
+    return request_approval(record, reasons_for(record))
 
 
 def _render(record: ContractRecord) -> Any:
