@@ -17,6 +17,9 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 4, "mode": "standard"})
+    if service == "s3":
+        # Presigned document links must be SigV4: newer regions (China included) refuse SigV2.
+        config = config.merge(Config(signature_version="s3v4"))
     return boto3.session.Session().client(service, region_name=settings().region, config=config)
 
 
