@@ -34,10 +34,12 @@ demo: system-demo $(STAMP)
 run: system-demo $(STAMP)
 	$(BIN)/python -m devstack run
 
-## Lint, then every test tier: unit, integration, end to end, browser.
+## Lint, then every test tier: unit, integration and browser on two workers; then end to end, one
+## stack at a time (each e2e module runs a whole local stack that owns .devstack/state.json).
 test: system-test $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadgroup -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
