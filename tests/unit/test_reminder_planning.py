@@ -35,7 +35,8 @@ from chalicelib.reminders.settings import (
     TenantSettings,
 )
 
-EXAMPLES = Path("/work/shared/examples")
+# The project's own copy of the shared examples (devstack/samples), so the tests need nothing outside the repo.
+EXAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "samples"
 OWNER = "wang.min@yunti.example"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
