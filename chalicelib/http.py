@@ -10,7 +10,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.errors import ApiError
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -39,6 +39,7 @@ def api_route(view: Callable[..., Response | dict[str, Any]]) -> Callable[..., R
             return error_response(err)
         except Exception:
             logger.exception("unhandled error in %s", view.__name__)
+            count("ApiErrors", route=view.__name__)
             return json_response(
                 {"error": {"code": "internal_error", "message": "internal error; it has been logged"}}, 500
             )

@@ -1,8 +1,20 @@
-"""One structured logger and the metrics for the whole app (aws-lambda-powertools: JSON logs, EMF)."""
+"""One structured logger and the app's metrics (aws-lambda-powertools: JSON logs, CloudWatch EMF).
+
+`count()` writes one EMF line at once (no flush to forget in a handler): CloudWatch turns it into the
+metric the alarms and the dashboard in infra/ read.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 
 logger = Logger(service="signbridge")
-metrics = Metrics(namespace="signbridge", service="signbridge")
+NAMESPACE = "signbridge"
+
+
+def count(name: str, value: float = 1, **dimensions: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=str(dim))

@@ -20,7 +20,7 @@ from chalicelib.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge
 from chalicelib.intake import events
 from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult
 from chalicelib.intake.mapping import crm_field_for
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.registry import Source, get_source
 
@@ -80,6 +80,8 @@ def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
         results = [_accept_in_batch(source, event) for event in inbound]
     else:
         results = [_accept(source, inbound[0])]
+    for result in results:
+        count("WebhooksAccepted" if result.status < 300 else "WebhooksRefused", source_kind=source.kind)
     ack = adapter.acknowledge(results)
     if ack is not None:
         return ack
@@ -135,10 +137,7 @@ def _record_rejection(source: Source, event: InboundEvent, err: ApiError) -> Non
 
 
 def _count_rejection(source: Source) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-    with single_metric(name="IntakeRejected", unit=MetricUnit.Count, value=1, namespace="signbridge") as metric:
-        metric.add_dimension(name="source_kind", value=source.kind)
+    count("IntakeRejected", source_kind=source.kind)
 
 
 def _crm_record_id(body: Mapping[str, Any]) -> str | None:

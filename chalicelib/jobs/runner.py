@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.aws import enqueue
 from chalicelib.config import settings
 from chalicelib.errors import RetryableError
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 
 MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900  # SQS's longest message delay
@@ -63,6 +63,7 @@ def handle(body: str) -> str:
 def dead_letter(message: dict[str, Any], reason: str) -> None:
     logger.error("job dead-lettered", extra={"job": message.get("job"), "reason": reason,
                                             "contract_id": message.get("contract_id")})
+    count("JobsDeadLettered", job=str(message.get("job")))
     enqueue({**message, "dead_letter_reason": reason[:1000]}, queue=settings().jobs_queue_name + "-dlq")
     _mark_contract(message, reason)
 

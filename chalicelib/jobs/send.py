@@ -16,7 +16,7 @@ from chalicelib.errors import RetryableError
 from chalicelib.esign import envelopes
 from chalicelib.esign.signing_settings import SigningSettings, for_tenant
 from chalicelib.jobs.transitions import transition
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
 from chalicelib.store.leases import Lease
@@ -106,6 +106,7 @@ def _send(record: ContractRecord) -> str:
             raise
         store.append_event(fresh, "envelope_created", {"envelope_id": ref.envelope_id, "how": how,
                                                        "expire_after_days": signing.expire_after_days})
+    count("EnvelopesSent")
     logger.info("envelope sent", extra={"contract_id": record.contract_id, "envelope_id": ref.envelope_id,
                                         "how": how})
     return f"sent {ref.envelope_id}"

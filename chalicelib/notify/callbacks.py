@@ -57,7 +57,7 @@ from urllib.parse import unquote, urlsplit
 
 from chalicelib.aws import enqueue
 from chalicelib.config import settings
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, KeyRecord
 
@@ -528,6 +528,7 @@ def _give_up(message: Mapping[str, Any], attempts: int, reason: str, status_code
     logger.error("job dead-lettered", extra={"job": JOB, "reason": reason[:500], "delivery_id": message["delivery_id"],
                                              "contract_id": message.get("contract_id"), "attempts": attempts})
     enqueue({**message, "dead_letter_reason": reason[:1000]}, queue=settings().jobs_queue_name + "-dlq")
+    count("JobsDeadLettered", job=JOB)
     _timeline(message, "callback_failed", {
         "delivery_id": message["delivery_id"], "attempts": attempts, "reason": reason[:500],
         "status_code": status_code, "url": redact(str(message["url"]))})

@@ -35,7 +35,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.contracts.lifecycle import IN_FORCE, Status, can_move
 from chalicelib.errors import RetryableError
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
 
@@ -111,6 +111,10 @@ def run_due(event_time: str | None) -> dict[str, Any]:
     }
     if read.items:
         logger.info("reminder run", extra=result)
+    if outcomes["sent"]:
+        count("RemindersSent", outcomes["sent"])
+    if outcomes["failed"]:
+        count("RemindersFailed", outcomes["failed"])
     return result
 
 

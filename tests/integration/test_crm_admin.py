@@ -15,6 +15,7 @@ from tests.support.stack import StackHarness
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    capsys.readouterr()  # drop what the app printed before (its EMF metric lines): only the CLI's output counts
     code = main(["sources", *argv])
     return code, capsys.readouterr().out
 
