@@ -11,7 +11,9 @@ DEMO_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
 TEST_DEBS := $(DEMO_DEBS) chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo run test lint docs-preview bench clean system-demo system-test
+STAGE ?= dev
+
+.PHONY: demo run test lint docs-preview bench package clean system-demo system-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +54,9 @@ docs-preview: system-test $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## The deployable package for STAGE (dev|prod): chalice package + infra/ merged + precompiled bytecode.
+package: $(STAMP)
+	$(BIN)/python -m infra.package --stage $(STAGE) --out build/$(STAGE)
+
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache docs/previews
+	rm -rf $(VENV) .devstack .pytest_cache docs/previews build

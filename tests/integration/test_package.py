@@ -19,11 +19,10 @@ pytestmark = pytest.mark.xdist_group("package")
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real build: `python -m infra.package` (chalice package + infra merge + bytecode)."""
     out = tmp_path_factory.mktemp("package") / "out"
-    chalice = Path(sys.executable).parent / "chalice"
-    subprocess.run([str(chalice), "package", "--stage", "dev", "--merge-template", "infra/resources.json", str(out)],
-                   cwd=ROOT, check=True,
-                   capture_output=True, text=True, timeout=600,
+    subprocess.run([sys.executable, "-m", "infra.package", "--stage", "dev", "--out", str(out)], cwd=ROOT,
+                   check=True, capture_output=True, text=True, timeout=600,
                    env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
     return out
 
@@ -79,3 +78,24 @@ def test_the_merged_template_passes_cfn_lint_and_declares_the_resources(package:
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(package / "sam.json")],
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_every_module_ships_with_unchecked_hash_bytecode(package: Path) -> None:
+    import importlib.util
+
+    for archive in package.glob("*.zip"):
+        names = set(zipfile.ZipFile(archive).namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        assert sources
+        missing = []
+        for source in sources:
+            cached = importlib.util.cache_from_source(source)
+            if cached not in names:
+                missing.append(source)
+                continue
+            header = zipfile.ZipFile(archive).read(cached)[:8]
+            assert header[:4] == importlib.util.MAGIC_NUMBER, cached  # this Python's bytecode
+            # PEP 552 flags: bit 0 hash-based, bit 1 check the source. Unchecked: 0b01 — Lambda never
+            # recompiles (zip extraction loses mtimes, and /var/task is read-only).
+            assert int.from_bytes(header[4:8], "little") == 0b01, cached
+        assert missing == [], missing[:5]
