@@ -21,13 +21,14 @@ MAX_DELAY_SECONDS = 900  # SQS's longest message delay
 
 
 def _jobs() -> dict[str, Callable[[dict[str, Any]], str]]:
-    from chalicelib.jobs import archive, send
+    from chalicelib.jobs import archive, send, void
+    from chalicelib.notify import callbacks
 
     return {
         "send": lambda m: send.run(m["tenant_id"], m["contract_id"]),
         "archive": lambda m: archive.run(m["tenant_id"], m["contract_id"]),
-        "callback": lambda m: __import__("chalicelib.notify.callbacks", fromlist=["run"]).run(m),
-        "void": lambda m: __import__("chalicelib.jobs.void", fromlist=["run"]).run(m),
+        "callback": callbacks.run,
+        "void": void.run,
     }
 
 

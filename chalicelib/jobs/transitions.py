@@ -33,9 +33,7 @@ def transition(
 
 def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any] | None,
             at: datetime | None) -> None:
-    try:
-        from chalicelib.notify import callbacks
-    except ImportError:  # callbacks not built yet
-        return
+    from chalicelib.notify import callbacks
+
     callbacks.status_changed(record, event_type, record.status, {**(detail or {}), "previous_status": previous},
                              at or store.now_utc())
