@@ -40,7 +40,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True when no process listens on the port. SO_REUSEADDR, as the servers themselves bind: the
+    TIME-WAIT connections a stack just stopped leaves behind do not make the port busy."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

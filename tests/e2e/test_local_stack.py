@@ -122,3 +122,14 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_make_demo_runs_twice_in_a_row() -> None:
+    """The second run starts at once on the same API port, while the first run's connections are still
+    in TIME-WAIT."""
+    port = str(free_port())
+    for run in (1, 2):
+        result = subprocess.run([sys.executable, "-m", "devstack", "demo"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=300, env={**os.environ, "SIGNBRIDGE_PORT": port})
+        assert result.returncode == 0, f"run {run}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert "✓ reminder email sent" in result.stdout and "Timeline of ctr_" in result.stdout
