@@ -174,14 +174,7 @@ class SandboxHandle:
         view = self.api().create_recipient_view(
             self.account_id,
             envelope_id,
-            recipient_view_request=ds.RecipientViewRequest(
-                authentication_method="none",
-                client_user_id=signer.client_user_id,
-                user_name=signer.name,
-                email=signer.email,
-                recipient_id=signer.recipient_id,
-                return_url=return_url,
-            ),
+            recipient_view_request=view_request(signer, return_url, with_recipient_id=True),
         )
         page = http("GET", view.url)
         assert page.status == 200, page.body
@@ -219,6 +212,18 @@ class Listener:
                 return list(self.received) if len(self.received) >= count else None
 
         return wait_for(enough, timeout, f"{count} Connect messages")
+
+
+def view_request(signer: ds.Signer, return_url: str, *, with_recipient_id: bool = False) -> ds.RecipientViewRequest:
+    """What the app sends to mint a view for an embedded signer (clientUserId, name and email must match)."""
+    return ds.RecipientViewRequest(
+        authentication_method="none",
+        client_user_id=signer.client_user_id,
+        user_name=signer.name,
+        email=signer.email,
+        recipient_id=signer.recipient_id if with_recipient_id else None,
+        return_url=return_url,
+    )
 
 
 def embedded_signer(n: int, routing_order: int = 1, **extra: Any) -> ds.Signer:

@@ -16,6 +16,7 @@ from .helpers import (
     email_signer,
     embedded_signer,
     http,
+    view_request,
 )
 
 
@@ -209,13 +210,7 @@ def test_embedded_signing_completes_the_envelope(sandbox: SandboxHandle) -> None
     view = sandbox.api().create_recipient_view(
         sandbox.account_id,
         envelope_id,
-        recipient_view_request=ds.RecipientViewRequest(
-            authentication_method="none",
-            client_user_id=signer.client_user_id,
-            user_name=signer.name,
-            email=signer.email,
-            return_url="https://app.example/signed?contract=C-42",
-        ),
+        recipient_view_request=view_request(signer, "https://app.example/signed?contract=C-42"),
     )
 
     page = http("GET", view.url)
@@ -243,13 +238,7 @@ def test_embedded_signing_completes_the_envelope(sandbox: SandboxHandle) -> None
         sandbox,
         sandbox.api().create_recipient_view,
         envelope_id,
-        recipient_view_request=ds.RecipientViewRequest(
-            authentication_method="none",
-            client_user_id=signer.client_user_id,
-            user_name=signer.name,
-            email=signer.email,
-            return_url="https://app.example/x",
-        ),
+        recipient_view_request=view_request(signer, "https://app.example/x"),
     )
     assert body["errorCode"] == "ENVELOPE_INVALID_STATUS"
 
@@ -257,13 +246,7 @@ def test_embedded_signing_completes_the_envelope(sandbox: SandboxHandle) -> None
 def test_view_url_opened_twice_or_too_late_is_expired(sandbox: SandboxHandle, make_sandbox) -> None:
     signer = embedded_signer(1)
     envelope_id = create(sandbox, definition([signer])).envelope_id
-    request = ds.RecipientViewRequest(
-        authentication_method="none",
-        client_user_id=signer.client_user_id,
-        user_name=signer.name,
-        email=signer.email,
-        return_url="https://app/r",
-    )
+    request = view_request(signer, "https://app/r")
     url = sandbox.api().create_recipient_view(sandbox.account_id, envelope_id, recipient_view_request=request).url
     assert http("GET", url).status == 200
     second = http("GET", url)  # another browser (no session cookie)
@@ -301,13 +284,7 @@ def test_sequential_routing_waits_for_the_earlier_signer(sandbox: SandboxHandle,
         sandbox,
         sandbox.api().create_recipient_view,
         envelope_id,
-        recipient_view_request=ds.RecipientViewRequest(
-            authentication_method="none",
-            client_user_id=second.client_user_id,
-            user_name=second.name,
-            email=second.email,
-            return_url="https://app/r",
-        ),
+        recipient_view_request=view_request(second, "https://app/r"),
     )
     assert body["errorCode"] == "RECIPIENT_NOT_IN_SEQUENCE"
 
@@ -445,13 +422,7 @@ def test_signing_page_escapes_what_the_sender_wrote(sandbox: SandboxHandle) -> N
         .create_recipient_view(
             sandbox.account_id,
             envelope_id,
-            recipient_view_request=ds.RecipientViewRequest(
-                authentication_method="none",
-                client_user_id=signer.client_user_id,
-                user_name=signer.name,
-                email=signer.email,
-                return_url="https://app/r",
-            ),
+            recipient_view_request=view_request(signer, "https://app/r"),
         )
         .url
     )
