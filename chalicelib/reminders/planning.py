@@ -252,22 +252,24 @@ class _Step:
     amount_remaining: Decimal | None = None
 
 
+def _warnings(
+    key_prefix: str, kind: ReminderKind, anchor: date, days_before: Iterable[int], **fields: Any
+) -> list[_Step]:
+    """A ladder of notices N days before a deadline, keyed `{key_prefix}:-Nd`."""
+    return [
+        _Step(key=f"{key_prefix}:{-n:+d}d", kind=kind, anchor=anchor, offset=-n,
+              nominal=anchor - timedelta(days=n), **fields)
+        for n in days_before
+    ]
+
+
 def _expiry_steps(
     contract_id: str, settings: TenantSettings, end: date, owner: str, cc: tuple[str, ...]
 ) -> list[_Step]:
     to, cc = _recipients([owner], cc)
-    return [
-        _Step(
-            key=f"{contract_id}:expiry:{end.isoformat()}:{-n:+d}d",
-            kind=ReminderKind.EXPIRY,
-            anchor=end,
-            offset=-n,
-            nominal=end - timedelta(days=n),
-            to=to,
-            cc=cc,
-        )
-        for n in settings.expiry_ladder_days  # descending: the sequence runs forward in time
-    ]
+    # the ladder is descending: the sequence runs forward in time
+    return _warnings(f"{contract_id}:expiry:{end.isoformat()}", ReminderKind.EXPIRY, end,
+                     settings.expiry_ladder_days, to=to, cc=cc)
 
 
 def _renewal_steps(
@@ -286,18 +288,8 @@ def _renewal_steps(
         raise ValueError(f"contract.renewal_notice_days: not a whole number of days 0..3660: {notice!r}")
     cancel_by = cal.previous_business_day(end - timedelta(days=notice + settings.renewal_send_buffer_days))
     to, cc = _recipients([owner], cc)
-    return [
-        _Step(
-            key=f"{contract_id}:renewal:{cancel_by.isoformat()}:{-n:+d}d",
-            kind=ReminderKind.RENEWAL,
-            anchor=cancel_by,
-            offset=-n,
-            nominal=cancel_by - timedelta(days=n),
-            to=to,
-            cc=cc,
-        )
-        for n in settings.renewal_notice_lead_days
-    ]
+    return _warnings(f"{contract_id}:renewal:{cancel_by.isoformat()}", ReminderKind.RENEWAL, cancel_by,
+                     settings.renewal_notice_lead_days, to=to, cc=cc)
 
 
 def _payment_steps(
@@ -319,20 +311,11 @@ def _payment_steps(
     mid = ms["id"]
     prefix = f"{contract_id}:payment:{_key_part(mid)}:{due.isoformat()}"
     pay = settings.payment
-    common = {"milestone_id": mid, "amount_due": amount, "amount_remaining": remaining, "anchor": due}
+    money = {"milestone_id": mid, "amount_due": amount, "amount_remaining": remaining}
+    common = {**money, "anchor": due}
     to, base_cc = _recipients([owner], cc)
-    steps = [
-        _Step(
-            key=f"{prefix}:before:{-n:+d}d",
-            kind=ReminderKind.PAYMENT_BEFORE,
-            offset=-n,
-            nominal=due - timedelta(days=n),
-            to=to,
-            cc=base_cc,
-            **common,
-        )
-        for n in pay.before_due_days
-    ]
+    steps = _warnings(f"{prefix}:before", ReminderKind.PAYMENT_BEFORE, due, pay.before_due_days,
+                      to=to, cc=base_cc, **money)
     if pay.on_due:
         steps.append(
             _Step(
@@ -385,19 +368,8 @@ def _delivery_steps(
     prefix = f"{contract_id}:delivery:{_key_part(mid)}:{due.isoformat()}"
     to, cc = _recipients([owner], cc)  # deliveries never escalate: the owner chases the supplier
     dlv = settings.delivery
-    steps = [
-        _Step(
-            key=f"{prefix}:before:{-n:+d}d",
-            kind=ReminderKind.DELIVERY_BEFORE,
-            anchor=due,
-            offset=-n,
-            nominal=due - timedelta(days=n),
-            to=to,
-            cc=cc,
-            milestone_id=mid,
-        )
-        for n in dlv.before_due_days
-    ]
+    steps = _warnings(f"{prefix}:before", ReminderKind.DELIVERY_BEFORE, due, dlv.before_due_days,
+                      to=to, cc=cc, milestone_id=mid)
     performable = cal.next_business_day(due)
     steps += [
         _Step(
