@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 from chalicelib.aws import client, get_secret_json
 from chalicelib.config import settings
+from chalicelib.intake.service import KINDS
 from chalicelib.store.registry import Source, active_secrets, get_source, iter_sources, put_source
 
-KINDS = ("generic", "hubspot", "salesforce", "zoho", "fxiaoke", "pipedrive")
 DEFAULT_OVERLAP = timedelta(hours=24)
 _SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}[a-z0-9]")
 

@@ -13,6 +13,7 @@ because the CRM would otherwise resend the whole batch for hours with the same b
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,38 +26,28 @@ from chalicelib.store import contracts as store
 from chalicelib.store.registry import Source, get_source
 
 MAX_BODY_BYTES = 256 * 1024
-KINDS = ("generic", "hubspot", "salesforce", "zoho", "fxiaoke", "pipedrive")
+# Every CRM kind and where its adapter lives: the one list of supported kinds.
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "generic": ("chalicelib.intake.generic", "GenericAdapter"),
+    "hubspot": ("chalicelib.intake.hubspot", "HubSpotAdapter"),
+    "salesforce": ("chalicelib.intake.salesforce", "SalesforceAdapter"),
+    "zoho": ("chalicelib.intake.zoho", "ZohoAdapter"),
+    "fxiaoke": ("chalicelib.intake.fxiaoke", "FxiaokeAdapter"),
+    "pipedrive": ("chalicelib.intake.pipedrive", "PipedriveAdapter"),
+}
+KINDS = tuple(ADAPTERS)
 
 # Kept importable from here: other modules and tests enqueue sends through the service.
 enqueue_send = events.enqueue_send
 
 
 def adapter_for(kind: str) -> Adapter:
-    if kind == "generic":
-        from chalicelib.intake.generic import GenericAdapter
-
-        return GenericAdapter()
-    if kind == "hubspot":
-        from chalicelib.intake.hubspot import HubSpotAdapter
-
-        return HubSpotAdapter()
-    if kind == "salesforce":
-        from chalicelib.intake.salesforce import SalesforceAdapter
-
-        return SalesforceAdapter()
-    if kind == "zoho":
-        from chalicelib.intake.zoho import ZohoAdapter
-
-        return ZohoAdapter()
-    if kind == "fxiaoke":
-        from chalicelib.intake.fxiaoke import FxiaokeAdapter
-
-        return FxiaokeAdapter()
-    if kind == "pipedrive":
-        from chalicelib.intake.pipedrive import PipedriveAdapter
-
-        return PipedriveAdapter()
-    raise NotFound(f"source kind {kind!r} is not supported")
+    # Imported on first use: a Lambda handling one CRM never loads the others (or defusedxml).
+    if kind not in ADAPTERS:
+        raise NotFound(f"source kind {kind!r} is not supported")
+    module, class_name = ADAPTERS[kind]
+    adapter: Adapter = getattr(importlib.import_module(module), class_name)()
+    return adapter
 
 
 def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
