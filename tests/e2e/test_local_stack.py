@@ -12,41 +12,31 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devstack.demo import DemoResult, download_signed_pdf, run_scenario
-from devstack.stack import STATE_FILE, Stack, StackState, free_port, http_json
+from devstack.stack import STATE_FILE, StackState, free_port, http_json
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("devstack")]
 
 
 @pytest.fixture(scope="module")
-def state() -> Iterator[StackState]:
-    stack = Stack(api_port=free_port())
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
+def demo(stack_state: StackState) -> DemoResult:
+    return run_scenario(stack_state)
 
 
-@pytest.fixture(scope="module")
-def demo(state: StackState) -> DemoResult:
-    return run_scenario(state)
-
-
-def test_contract_is_signed_archived_and_in_force(state: StackState, demo: DemoResult) -> None:
-    status, contract = http_json("GET", f"{state.api_url}/v1/contracts/{demo.contract_id}",
-                                 headers={"Authorization": f"Bearer {state.api_key}"})
+def test_contract_is_signed_archived_and_in_force(stack_state: StackState, demo: DemoResult) -> None:
+    status, contract = http_json("GET", f"{stack_state.api_url}/v1/contracts/{demo.contract_id}",
+                                 headers={"Authorization": f"Bearer {stack_state.api_key}"})
     assert status == 200
     # The demo moved the clock to 30 days before the end: inside the 90-day notice window.
     assert contract["status"] == "expiring"
     assert [s["status"] for s in contract["signers"]] == ["signed", "signed"]
     # The archived PDF, downloaded through the API's short-lived link, is the one whose hash we keep.
-    pdf = download_signed_pdf(state, demo.contract_id)
+    pdf = download_signed_pdf(stack_state, demo.contract_id)
     assert pdf.startswith(b"%PDF")
     assert hashlib.sha256(pdf).hexdigest() == contract["documents"]["signed"]["sha256"]
 
@@ -65,7 +55,7 @@ def test_the_timeline_tells_the_whole_story(demo: DemoResult) -> None:
     assert positions == sorted(positions), types
 
 
-def test_state_file_has_what_scripts_rely_on(state: StackState) -> None:
+def test_state_file_has_what_scripts_rely_on(stack_state: StackState) -> None:
     data = json.loads(STATE_FILE.read_text())
     for key in ("api_url", "sandbox_url", "aws_endpoint_url", "tenant_id", "api_key", "sources"):
         assert data[key]

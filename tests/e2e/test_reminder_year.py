@@ -34,7 +34,6 @@ import json
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -44,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devstack.stack import Stack, StackState, free_port, http_json
+from devstack.stack import StackState, http_json
 from devstack.webhook import sample, signed_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("devstack")]
@@ -262,15 +261,6 @@ def parse(raw: dict[str, Any], hour: datetime) -> Sent:
         text=text.get_content() if text else "", html=html.get_content() if html else "",
         attachments=[(p.get_filename() or "", str(p.get_content())) for p in message.iter_attachments()],
     )
-
-
-@pytest.fixture(scope="module")
-def stack_state() -> Iterator[StackState]:
-    stack = Stack(api_port=free_port())
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
