@@ -18,7 +18,8 @@ def browser() -> Iterator[Any]:
     from pathlib import Path
 
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+        # `make test` installs Debian's chromium first: a missing browser is a broken setup, not a skip.
+        pytest.fail(f"{CHROMIUM} is not installed: run `make test` (it installs the chromium package)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
