@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -11,10 +11,11 @@ class ApiError(Exception):
     code: str = "bad_request"
 
     def __init__(self, message: str, details: Sequence[dict[str, Any]] = (), *, status: int | None = None,
-                 code: str | None = None) -> None:
+                 code: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = list(details)
+        self.headers = dict(headers or {})  # extra response headers, e.g. Retry-After on a 409 that will pass
         if status is not None:
             self.status = status
         if code is not None:

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
+from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, RetryableError
 from chalicelib.observability import count, logger
+from chalicelib.store.contention import RETRY_AFTER_SECONDS, is_transient
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -24,7 +26,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: ApiError) -> Response:
-    return json_response(error.body(), error.status)
+    return json_response(error.body(), error.status, error.headers)
 
 
 def api_route(view: Callable[..., Response | dict[str, Any]]) -> Callable[..., Response]:
@@ -37,15 +39,33 @@ def api_route(view: Callable[..., Response | dict[str, Any]]) -> Callable[..., R
         except ApiError as err:
             logger.info("request refused", extra={"status": err.status, "code": err.code, "reason": err.message})
             return error_response(err)
+        except RetryableError as err:
+            # Ours or a provider's, and passing (the store busy, DocuSign down): the caller's retry
+            # will succeed, so say when instead of failing. CRMs and DocuSign retry on 503.
+            return _retry_later(view.__name__, err)
+        except PynamoDBException as err:
+            if not is_transient(err):
+                return _internal_error(view.__name__)
+            return _retry_later(view.__name__, err)
         except Exception:
-            logger.exception("unhandled error in %s", view.__name__)
-            count("ApiErrors", route=view.__name__)
-            return json_response(
-                {"error": {"code": "internal_error", "message": "internal error; it has been logged"}}, 500
-            )
+            return _internal_error(view.__name__)
         return result if isinstance(result, Response) else json_response(result)
 
     return wrapper
+
+
+def _internal_error(route: str) -> Response:
+    logger.exception("unhandled error in %s", route)
+    count("ApiErrors", route=route)
+    return json_response({"error": {"code": "internal_error", "message": "internal error; it has been logged"}}, 500)
+
+
+def _retry_later(route: str, err: Exception) -> Response:
+    seconds = int(getattr(err, "retry_after_seconds", RETRY_AFTER_SECONDS))
+    logger.warning("request deferred", extra={"route": route, "reason": str(err)[:300], "retry_after_s": seconds})
+    count("RequestsDeferred", route=route)
+    message = f"temporarily busy; repeat the same request in {seconds} s (it is safe to repeat)"
+    return json_response({"error": {"code": "retry_later", "message": message}}, 503, {"Retry-After": str(seconds)})
 
 
 def header(headers: Any, name: str) -> str | None:

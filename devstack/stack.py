@@ -275,7 +275,9 @@ class Stack:
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         api_url = f"http://127.0.0.1:{self.api_port}"
         receiver_url = f"http://127.0.0.1:{receiver_port}"
-        moto = self._spawn("moto", [venv_bin("moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
+        # moto's server, each DynamoDB request atomic as in AWS (devstack/embedded_aws.py).
+        moto = self._spawn("moto", [sys.executable, "-m", "devstack.embedded_aws", "-H", "127.0.0.1",
+                                    "-p", str(moto_port)])
         sandbox = self._spawn("sandbox", [sys.executable, "-m", "devstack.sandbox", "--host", "127.0.0.1",
                                           "--port", str(sandbox_port)])
         receiver = self._spawn("receiver", [sys.executable, "-m", "devstack.receiver", "--host", "127.0.0.1",

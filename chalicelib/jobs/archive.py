@@ -9,7 +9,6 @@ from chalicelib.jobs.transitions import transition
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
-from chalicelib.store.models import ContractRecord
 
 
 def run(tenant_id: str, contract_id: str) -> str:
@@ -21,12 +20,21 @@ def run(tenant_id: str, contract_id: str) -> str:
     if record.signed is None:
         pdf = envelopes.combined_pdf(record.envelope_id)
         ref = documents.put_signed(tenant_id, contract_id, record.envelope_id, pdf)
-        record = store.update_fields(record, [ContractRecord.signed.set(ref)])
-        store.append_event(record, "archived", {"sha256": ref.sha256, "bytes": len(pdf), "s3_key": ref.key,
-                                                "version_id": ref.version_id})
-        logger.info("signed PDF archived", extra={"contract_id": contract_id, "sha256": ref.sha256})
+        try:
+            record = store.record_archived(record, ref, {"sha256": ref.sha256, "bytes": len(pdf), "s3_key": ref.key,
+                                                         "version_id": ref.version_id})
+            logger.info("signed PDF archived", extra={"contract_id": contract_id, "sha256": ref.sha256})
+        except store.StaleStatus:
+            # A second copy of this job recorded it first (its S3 version is the one on record).
+            record = store.get_contract(tenant_id, contract_id)
+            if record.signed is None or record.status != Status.COMPLETED:
+                return f"nothing to do ({record.status})"
     from chalicelib.reminders.scheduling import schedule_contract
 
     planned = schedule_contract(record)
-    transition(record, Status.ACTIVE, event_type="active", detail={"reminders_planned": planned})
+    try:
+        transition(record, Status.ACTIVE, event_type="active", detail={"reminders_planned": planned},
+                   step=f"active#{record.envelope_id}")
+    except store.StaleStatus:
+        return f"already {store.get_contract(tenant_id, contract_id).status}"
     return "archived"

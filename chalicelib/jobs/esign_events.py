@@ -113,7 +113,8 @@ def apply_change(
         actions.append(ContractRecord.last_connect_at.set(generated_at))
     try:
         record = transition(record, target, event_type=f"envelope_{status}", detail=detail,
-                            actions=actions, reason=voided_reason or _declined_reason(record))
+                            actions=actions, reason=voided_reason or _declined_reason(record),
+                            step=f"envelope_{status}#{envelope_id}")
     except store.StaleStatus:
         fresh = store.get_contract(record.tenant_id, record.contract_id)
         if fresh.status == target and target in OWNER_NOTICE_STATUSES:

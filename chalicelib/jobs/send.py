@@ -91,6 +91,7 @@ def _send(record: ContractRecord) -> str:
                     if record.rendered else None, "expire_after_days": signing.expire_after_days},
             actions=[ContractRecord.envelope_id.set(ref.envelope_id),
                      ContractRecord.envelope_status.set(ref.status)],
+            step=f"envelope_sent#{ref.envelope_id}",  # the same step Connect's envelope-sent records
         )
     except store.StaleStatus:
         # DocuSign's Connect message can arrive before this write: it has recorded the envelope and

@@ -23,10 +23,11 @@ def transition(
     actions: Iterable[Action] = (),
     reason: str | None = None,
     at: datetime | None = None,
+    step: str | None = None,
 ) -> ContractRecord:
     previous = record.status
     moved = store.move_status(record, target, event_type=event_type, detail=detail, actions=actions,
-                              reason=reason, at=at)
+                              reason=reason, at=at, step=step)
     _notify(moved, previous, event_type, detail, at)
     return moved
 

@@ -16,7 +16,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.contracts.lifecycle import Status, check_move, sources_of
-from chalicelib.store.models import ContractRecord, EventRecord, KeyRecord, SignerState
+from chalicelib.store.contention import StoreBusy, raise_if_transient
+from chalicelib.store.models import ContractRecord, DocumentRef, EventRecord, KeyRecord, SignerState
 
 # A CRM retries for up to ~3 days (HubSpot, Standard Webhooks); keep delivery ids a day longer.
 DELIVERY_KEY_TTL = timedelta(days=4)
@@ -118,11 +119,13 @@ def create_contract(
             tx.save(delivery, condition=KeyRecord.key.does_not_exist())
             tx.save(record, condition=ContractRecord.contract_id.does_not_exist())
             tx.save(first_event)
-    except TransactWriteError:
-        # Lost a race with a concurrent delivery of the same event or CRM record.
+    except TransactWriteError as err:
+        # Lost a race with a concurrent delivery of the same event or CRM record; or the store was
+        # busy (a transaction in progress on the same keys, throttling): then the caller retries.
+        raise_if_transient(err)
         winner = find_by_delivery(source_id, delivery_id) or find_by_crm_record(tenant_id, crm_record_id)
-        if winner is None:
-            raise
+        if winner is None:  # the winner's write is not readable yet: the retry will find it
+            raise StoreBusy(f"a concurrent delivery of CRM record {crm_record_id} is being stored") from err
         return CreateResult(winner, created=False)
     return CreateResult(get_contract(tenant_id, contract_id), created=True)
 
@@ -182,6 +185,16 @@ class StaleStatus(Exception):
     """The contract is no longer in a state from which the move is allowed."""
 
 
+def step_key(tenant_id: str, contract_id: str, step: str) -> str:
+    """The marker of a step that happens once per contract and envelope (`envelope_sent#<envelope>`)."""
+    return f"step#{tenant_id}#{contract_id}#{step}"
+
+
+def _step_marker(contract: ContractRecord, step: str, now: datetime) -> KeyRecord:
+    return KeyRecord(key=step_key(contract.tenant_id, contract.contract_id, step), tenant_id=contract.tenant_id,
+                     contract_id=contract.contract_id, created_at=now)
+
+
 def move_status(
     contract: ContractRecord,
     target: Status,
@@ -191,9 +204,15 @@ def move_status(
     actions: Iterable[Action] = (),
     reason: str | None = None,
     at: datetime | None = None,
+    step: str | None = None,
 ) -> ContractRecord:
     """Moves the contract to `target` only if the stored status still allows it, and appends the
-    event in the same transaction. Raises StaleStatus when another writer got there first."""
+    event in the same transaction. Raises StaleStatus when another writer got there first.
+
+    A `step` (e.g. `envelope_sent#<envelope id>`) makes the move once-only by construction: its
+    marker is written in the same transaction only if absent, so two writers that both saw the old
+    status (the send job and Connect, Connect and reconcile) cannot both record the step, whatever
+    the store's isolation."""
     check_move(contract.status, target)
     allowed = [s.value for s in sources_of(target)]
     update_actions = [
@@ -214,7 +233,10 @@ def move_status(
                 add_version_condition=False,
             )
             tx.save(event)
+            if step:
+                tx.save(_step_marker(contract, step, now_utc()), condition=KeyRecord.key.does_not_exist())
     except TransactWriteError as err:
+        raise_if_transient(err)
         raise StaleStatus(f"{contract.contract_id}: cannot move to {target}") from err
     return get_contract(contract.tenant_id, contract.contract_id)
 
@@ -228,8 +250,30 @@ def update_fields(contract: ContractRecord, actions: Iterable[Action]) -> Contra
             add_version_condition=False,
         )
     except UpdateError as err:
+        raise_if_transient(err)
         raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err
     return contract
+
+
+def record_archived(contract: ContractRecord, ref: DocumentRef, detail: Mapping[str, Any]) -> ContractRecord:
+    """Records the signed document of the contract's envelope, once: the reference, its `archived`
+    event and the step marker in one transaction, only while no signed document is recorded. Two
+    archive jobs for one contract (SQS delivers at least once) cannot both record one; the loser
+    gets StaleStatus and finds the winner's."""
+    now = now_utc()
+    event = _event(contract.tenant_id, contract.contract_id, "archived", contract.status, detail)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(contract, actions=[ContractRecord.signed.set(ref), ContractRecord.updated_at.set(now)],
+                      condition=(ContractRecord.status == contract.status) & ContractRecord.signed.does_not_exist(),
+                      add_version_condition=False)
+            tx.save(event)
+            tx.save(_step_marker(contract, f"archived#{contract.envelope_id}", now),
+                    condition=KeyRecord.key.does_not_exist())
+    except TransactWriteError as err:
+        raise_if_transient(err)
+        raise StaleStatus(f"{contract.contract_id}: the signed document was recorded concurrently") from err
+    return get_contract(contract.tenant_id, contract.contract_id)
 
 
 def append_event(
@@ -248,7 +292,8 @@ def claim_once(key: str, ttl: timedelta, *, tenant_id: str | None = None, contra
     try:
         KeyRecord(key=key, tenant_id=tenant_id, contract_id=contract_id, created_at=now,
                   expires_at=now + ttl).save(condition=KeyRecord.key.does_not_exist())
-    except PutError:
+    except PutError as err:
+        raise_if_transient(err)  # busy is not "already claimed": the work must not be dropped
         return False
     return True
 
@@ -294,6 +339,7 @@ def replace_document(
                       add_version_condition=False)
             tx.save(event)
     except TransactWriteError as err:
+        raise_if_transient(err)
         raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err
     return get_contract(contract.tenant_id, contract.contract_id)
 

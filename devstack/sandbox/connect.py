@@ -159,6 +159,8 @@ class ConnectDispatcher:
             "generated": message.payload.get("generatedDateTime"),
             "at": datetime.now(UTC).isoformat(),
         }
+        if outcome == "dropped":  # what was lost, so a test can deliver it late (as a DocuSign retry would)
+            entry["payload"] = message.payload
         with self._cond:
             self._log.append(entry)
 

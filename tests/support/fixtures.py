@@ -44,6 +44,18 @@ def _share_botocore_loader() -> None:
 _share_botocore_loader()
 
 
+def _faithful_dynamodb() -> None:
+    """moto in this process commits each DynamoDB request atomically, as DynamoDB does (see
+    devstack/embedded_aws.py): the app server's threads, the Connect deliveries and the jobs the
+    tests run may race, and only what can happen in AWS may happen here."""
+    from devstack.embedded_aws import make_faithful
+
+    make_faithful()
+
+
+_faithful_dynamodb()
+
+
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
     from devstack.sandbox import SandboxConfig, serve_in_thread

@@ -1,0 +1,164 @@
+"""The embedded AWS (moto), made faithful where our correctness depends on it.
+
+DynamoDB applies each write, and each TransactWriteItems as a whole, atomically: of two concurrent
+transactions whose conditions cannot both hold, exactly one succeeds (the other is cancelled with
+`ConditionalCheckFailed` or `TransactionConflict`). moto does not: its backend evaluates a
+condition and then applies the write with no lock, so two threads (the local stack's API and its
+dispatcher through moto's threaded server, or two threads of a test process) can both pass the
+same condition, and concurrent transactions over HTTP fail inside moto with
+`RuntimeError: dictionary changed size during iteration`. Both would make a test pass or fail for a
+reason the real service does not have.
+
+`make_faithful()` (idempotent) fixes both, for moto in-process (`mock_aws`) and for moto's server:
+- one lock around every DynamoDB action, so each request is atomic as DynamoDB's are (it serialises
+  only DynamoDB; SQS long polls and S3 uploads go on in parallel);
+- TransactWriteItems keeps a copy of the items it touches to roll back, instead of moto's copy of
+  every table it touches (which made each transaction cost the size of the table: quadratic over a
+  load test). What a transaction does and how it fails are moto's own code, unchanged.
+
+`python -m devstack.embedded_aws -H 127.0.0.1 -p PORT` runs moto's server with these fixes (the
+local stack starts it so).
+
+`inject_transaction_conflicts(n)` makes the next n transactions fail as DynamoDB fails one that
+meets another transaction on the same item: `TransactionCanceledException` whose reasons are
+`TransactionConflict` ("Transaction is ongoing for the item"; AWS API reference, TransactWriteItems,
+CancellationReasons). moto never produces it by itself; tests of contention do.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+DYNAMODB_LOCK = threading.RLock()
+_applied = False
+_faults = {"transaction_conflicts": 0}
+
+
+def inject_transaction_conflicts(count: int) -> None:
+    with DYNAMODB_LOCK:
+        _faults["transaction_conflicts"] = count
+
+
+def _take_conflict() -> bool:
+    if _faults["transaction_conflicts"] > 0:
+        _faults["transaction_conflicts"] -= 1
+        return True
+    return False
+
+
+def make_faithful() -> None:
+    global _applied
+    if _applied:
+        return
+    _serialise_dynamodb()
+    _item_level_transaction_rollback()
+    _applied = True
+
+
+def _serialise_dynamodb() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    original: Callable[..., Any] = DynamoHandler.call_action
+
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+class _CopyKeepingTables:
+    """Stands in for the `copy` module inside moto's DynamoDB backend: a table is "copied" as
+    itself (the transaction wrapper below rolls back item by item); anything else is copied."""
+
+    def __init__(self, table_type: type) -> None:
+        self._table_type = table_type
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if isinstance(value, self._table_type):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _item_level_transaction_rollback() -> None:
+    import moto.dynamodb.models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    backend_module.copy = _CopyKeepingTables(Table)  # type: ignore[assignment]
+    original: Callable[..., Any] = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if _take_conflict():
+            from moto.dynamodb.exceptions import TransactionCanceledException
+
+            conflict = ("TransactionConflict", "Transaction is ongoing for the item", None)
+            raise TransactionCanceledException([conflict, *[(None, None, None)] * (len(transact_items) - 1)])
+        saved = _snapshot(self, transact_items)
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore(self, saved)
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_Slot = tuple[str, Any, Any]  # table name, hash key, range key
+
+
+def _snapshot(backend: Any, transact_items: list[dict[str, Any]]) -> dict[_Slot, Any]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    saved: dict[_Slot, Any] = {}
+    for entry in transact_items:
+        try:
+            _, op = next(iter(entry.items()))
+            table = backend.tables[op["TableName"]]
+            attrs = op.get("Key") or op["Item"]
+            hash_key = DynamoType(attrs[table.hash_key_attr])
+            range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+        except (KeyError, StopIteration, AttributeError, TypeError):
+            continue  # moto's own validation answers this one
+        slot = (op["TableName"], hash_key, range_key)
+        if slot not in saved:
+            saved[slot] = copy.deepcopy(table.get_item(hash_key, range_key))
+    return saved
+
+
+def _restore(backend: Any, saved: dict[_Slot, Any]) -> None:
+    for (table_name, hash_key, range_key), item in saved.items():
+        table = backend.tables.get(table_name)
+        if table is None:
+            continue
+        live = table.get_item(hash_key, range_key)
+        if item is None:
+            if live is not None:
+                table.delete_item(hash_key, range_key)
+        elif live is not None:
+            live.attrs = item.attrs  # in place: whoever holds the live item keeps holding the table's
+        elif range_key is None:
+            table.items[hash_key] = item
+        else:
+            table.items[hash_key][range_key] = item
+
+
+def main(argv: list[str] | None = None) -> None:
+    from moto.server import main as moto_server
+
+    make_faithful()
+    moto_server(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

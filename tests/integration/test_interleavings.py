@@ -1,0 +1,220 @@
+"""Two writers on one contract at the worst moment, forced deterministically (tests/support/interleave.py):
+the rival runs while the first writer is inside its DynamoDB write, after the condition check and
+before the update is applied. Whatever the interleaving, each step is on the timeline once and the
+status is right.
+
+Each test runs twice: against the embedded AWS made faithful (each DynamoDB request atomic, as in AWS),
+and against a store with no isolation at all (moto as it comes: condition checked, then written, with
+nothing in between held). The second shows the timeline is exactly-once by construction (each step's
+marker is written only if absent, in the same transaction), not by the luck of the store's locking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.jobs import send as send_job
+from tests.support.esign import signer, submit, webhook_body
+from tests.support.interleave import arm_for_thread
+from tests.support.stack import StackHarness
+
+
+@pytest.fixture(params=["faithful store", "store without isolation"])
+def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "store without isolation":
+        import devstack.embedded_aws as embedded
+
+        monkeypatch.setattr(embedded, "DYNAMODB_LOCK", contextlib.nullcontext())
+    yield request.param
+
+
+def one_signer(crm_record_id: str) -> dict[str, Any]:
+    return webhook_body("sales.en", crm_record_id=crm_record_id,
+                        signers=[signer("Rachel Tan", "rachel.tan@harbourline.example", 1)])
+
+
+def deliver_connect(stack: StackHarness, payload: dict[str, Any]) -> Any:
+    """POSTs a Connect message to the app as DocuSign does: JSON SIM, HMAC-signed with our Connect key."""
+    from chalicelib.jobs.connect_listener import connect_keys
+    from devstack.sandbox.connect import sign_body
+
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", "X-DocuSign-Signature-1": sign_body(connect_keys()[0], body)}
+    return stack.client.http.post("/v1/esign/docusign/connect", headers=headers, body=body)
+
+
+def dropped(stack: StackHarness, event: str) -> dict[str, Any]:
+    entries = [e for e in stack.connect_log() if e["outcome"] == "dropped" and e["event"] == event]
+    assert entries, f"the sandbox dropped no {event}"
+    return dict(entries[-1]["payload"])
+
+
+def settle(stack: StackHarness, answer: Any, payload_of: Any) -> None:
+    """The rival Connect message's answer: 200, or 503 when it met the other write half-done (then
+    DocuSign delivers it again, and the repeat is acknowledged without a second step)."""
+    if answer.status_code == 503:
+        answer = deliver_connect(stack, payload_of())
+    assert answer.status_code == 200, answer.body
+
+
+def in_thread(work: Any) -> tuple[threading.Thread, threading.Event, dict[str, Any]]:
+    done, result = threading.Event(), {}
+
+    def run() -> None:
+        try:
+            result["value"] = work()
+        except BaseException as err:  # noqa: BLE001 - reported by the test's assertions
+            result["error"] = err
+        finally:
+            done.set()
+
+    return threading.Thread(target=run, daemon=True), done, result
+
+
+def count_of(stack: StackHarness, contract_id: str, type_: str) -> int:
+    return stack.timeline_types(contract_id).count(type_)
+
+
+def test_send_job_and_connect_record_sent_at_once(stack: StackHarness, isolation: str) -> None:
+    """The send job writes `sending → sent` while DocuSign's envelope-sent (lost at first, retried)
+    arrives and writes the same move: one `envelope_sent`, whoever wins."""
+    # DocuSign's own envelope-sent and recipient-sent are lost here; the test delivers envelope-sent
+    # itself, at the worst moment (as DocuSign's retry of it could).
+    stack.sandbox("POST", "/sandbox/faults", {"connect_drop": 2})
+    contract_id = submit(stack, one_signer(f"race-sent-{isolation[:5]}"))
+    message = stack.receive_job("send")
+    holds: list[Any] = []
+    rival: dict[str, Any] = {}
+
+    def after_create(ref: Any) -> None:
+        stack.settle_connect()
+        payload = dropped(stack, "envelope-sent")
+        assert payload["data"]["envelopeId"] == ref.envelope_id
+        thread, done, result = in_thread(lambda: deliver_connect(stack, payload))
+        rival.update(done=done, result=result, thread=thread)
+        holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done))
+
+    send_job.after_create_hook = after_create
+    try:
+        stack.run_job(message)
+    finally:
+        send_job.after_create_hook = None
+    rival["thread"].join(30)
+    assert holds and holds[0].fired.is_set(), "the send job's write was never held"
+    # On a faithful store the rival waited for the write; without isolation it ran inside it.
+    assert holds[0].rival_finished_inside == (isolation == "store without isolation")
+    assert "error" not in rival["result"], rival["result"].get("error")
+    settle(stack, rival["result"]["value"], payload_of=lambda: dropped(stack, "envelope-sent"))
+
+    contract = stack.get_contract(contract_id)
+    assert contract["status"] == "sent"
+    assert count_of(stack, contract_id, "envelope_sent") == 1, stack.timeline_types(contract_id)
+    assert len(stack.sandbox_envelopes(contract_id)) == 1
+
+
+def test_connect_and_reconcile_record_completed_at_once(stack: StackHarness, isolation: str) -> None:
+    """DocuSign's envelope-completed and the daily reconcile (which read the same change) both move the
+    contract to completed at once: one `envelope_completed`, one archive job, one `archived`."""
+    from chalicelib.jobs import reconcile
+    from tests.integration.test_esign_faults import sign_in_browserless
+
+    response = stack.post_webhook(one_signer(f"race-completed-{isolation[:5]}"))
+    contract_id = response.json_body["contract_id"]
+    stack.wait_status(contract_id, "sent")
+    stack.settle_connect()
+    stack.sandbox("POST", "/sandbox/faults", {"connect_drop": 10})  # every message about the signing is lost
+    sign_in_browserless(stack, contract_id, 1)
+    stack.settle_connect()
+    stack.sandbox("DELETE", "/sandbox/faults")
+    payload = dropped(stack, "envelope-completed")
+
+    thread, done, result = in_thread(lambda: deliver_connect(stack, payload))
+    holds: list[Any] = []
+    original = reconcile.apply_change
+
+    def reconcile_apply(record: Any, **kwargs: Any) -> str:
+        if kwargs.get("status") == "completed" and not holds:
+            holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done))
+        return original(record, **kwargs)
+
+    reconcile.apply_change = reconcile_apply  # the seam: arm the hold in reconcile's own thread
+    try:
+        summary = reconcile.run()
+    finally:
+        reconcile.apply_change = original
+    thread.join(30)
+    assert holds and holds[0].fired.is_set(), "reconcile's write was never held"
+    assert "error" not in result, result.get("error")
+    settle(stack, result["value"], payload_of=lambda: payload)
+    assert summary["failed"] == 0
+
+    archive_jobs = []
+    while True:
+        try:
+            archive_jobs.append(stack.receive_job("archive"))
+        except AssertionError:
+            break
+    assert len(archive_jobs) == 1, "exactly one archive job for one completion"
+    stack.run_job(archive_jobs[0])
+    stack.drain_jobs()
+    contract = stack.get_contract(contract_id)
+    assert contract["status"] == "active"
+    types = stack.timeline_types(contract_id)
+    for once in ("envelope_sent", "envelope_completed", "archived", "active"):
+        assert types.count(once) == 1, (once, types)
+
+
+def test_two_archive_jobs_at_once(stack: StackHarness, isolation: str) -> None:
+    """SQS delivers the archive job twice and both copies run at once (two Lambdas): one signed
+    document recorded, one `archived`, one `active`, reminders planned once."""
+    from chalicelib.jobs import archive
+
+    response = stack.post_webhook(one_signer(f"race-archive-{isolation[:5]}"))
+    contract_id = response.json_body["contract_id"]
+    stack.wait_status(contract_id, "sent")
+    stack.settle_connect()
+    from tests.integration.test_esign_faults import sign_in_browserless
+
+    sign_in_browserless(stack, contract_id, 1)
+    wait_without_jobs(stack, contract_id, "completed")  # Connect moved it; the archive job waits in SQS
+    first = stack.receive_job("archive")
+    tenant = stack.tenant_id
+    thread, done, result = in_thread(lambda: archive.run(tenant, contract_id))
+    holds: list[Any] = []
+    original = archive.envelopes.combined_pdf
+
+    def combined_pdf(envelope_id: str) -> bytes:
+        pdf = original(envelope_id)
+        if not holds and threading.current_thread() is not thread:
+            holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done))
+        return pdf
+
+    archive.envelopes.combined_pdf = combined_pdf  # the seam: arm the hold once the PDF is in hand
+    try:
+        stack.run_job(first)
+    finally:
+        archive.envelopes.combined_pdf = original
+    thread.join(60)
+    assert holds and holds[0].fired.is_set(), "the first archive job's write was never held"
+    assert "error" not in result, result.get("error")
+    stack.drain_jobs()
+    contract = stack.get_contract(contract_id)
+    assert contract["status"] == "active"
+    types = stack.timeline_types(contract_id)
+    for once in ("archived", "active"):
+        assert types.count(once) == 1, (once, types)
+
+
+def wait_without_jobs(stack: StackHarness, contract_id: str, status: str, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while stack.get_contract(contract_id)["status"] != status:
+        assert time.monotonic() < deadline, f"{contract_id} never became {status}"
+        time.sleep(0.05)
