@@ -20,15 +20,17 @@ MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900  # SQS's longest message delay
 
 
-def _jobs() -> dict[str, Callable[[dict[str, Any]], str]]:
+def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
     from chalicelib.jobs import archive, send, void
     from chalicelib.notify import callbacks
+    from chalicelib.reminders import hourly
 
     return {
         "send": lambda m: send.run(m["tenant_id"], m["contract_id"]),
         "archive": lambda m: archive.run(m["tenant_id"], m["contract_id"]),
         "callback": callbacks.run,
         "void": void.run,
+        "reminders": lambda m: hourly.run_job(m, context),  # the Lambda context: its time budget
     }
 
 
@@ -38,11 +40,11 @@ def backoff_seconds(attempt: int) -> int:
     return int(min(MAX_DELAY_SECONDS, delay * random.uniform(0.8, 1.2)))
 
 
-def handle(body: str) -> str:
+def handle(body: str, context: Any = None) -> str:
     message = json.loads(body)
     job = message.get("job", "")
     attempt = int(message.get("attempt", 1))
-    runner = _jobs().get(job)
+    runner = _jobs(context).get(job)
     if runner is None:
         dead_letter(message, f"unknown job {job!r}")
         return "dead-lettered"

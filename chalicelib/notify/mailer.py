@@ -50,7 +50,9 @@ def build_mime(email: Email, sender: str) -> EmailMessage:
 
 
 def send(email: Email) -> str:
-    """Sends and returns SES's message id. Throttling and outages raise RetryableError."""
+    """Sends and returns SES's message id, in one call: botocore retries throttling and transient
+    errors itself (chalicelib.aws), so what still fails here is raised once, as RetryableError for
+    throttling and outages, for the caller to retry later (never a loop of ours on top)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     sender = settings().mail_from

@@ -1,4 +1,5 @@
-"""Reminders: `planning` and `settings` are pure (stdlib only); `scheduling` and `sending` talk to AWS.
+"""Reminders: `planning` and `settings` are pure (stdlib only); `scheduling`, `sending` and `hourly`
+talk to AWS.
 
 Nothing is imported here on purpose: importing the package must stay cheap for every handler.
 """

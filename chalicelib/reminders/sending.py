@@ -1,5 +1,6 @@
-"""The hourly run: send every reminder that is due, exactly once, and apply the term transitions
-(expiring / expired / renewed) that are due.
+"""Sending a page of due items exactly once, and applying the term transitions (expiring / expired /
+renewed) that are due. The hourly run that reads the due index, cuts it into pages and hands them
+to this module — in its own invocation or through the jobs queue — is chalicelib/reminders/hourly.py.
 
 Reading: the sparse `due` index holds only pending items, keyed by shard and due time, so a run
 reads what is due and nothing else, however many contracts exist (one query per shard; see
@@ -11,20 +12,25 @@ catch-up planned at 17:30 and picked up by the 18:00 run): a reminder found outs
 is moved to the next business morning instead of being sent at night.
 
 Exactly once: an item is claimed with a conditional write (a lease that expires if the run dies),
-sent, then marked sent under the same claim. A second delivery of the same schedule event, or an
-overlapping run, cannot claim it again: the claim is conditional on the item still being pending
-with no live lease. A run that dies after claiming leaves it to the next run once the lease has
-expired. The one remaining window — SES accepted the mail and the run died before marking it — is
-narrowed by marking right after sending. SES throttling is retried a few times with backoff inside
-the run; after that the claim is released and the item stays pending for the next run.
+sent, then marked sent under the same claim. A second delivery of the same schedule event or page
+job, or an overlapping run, cannot claim it again: the claim is conditional on the item still
+being pending with no live lease. A run that dies after claiming leaves it to whoever finds it
+after the lease has expired (the page job's redelivery or the next hourly run). The one remaining
+window — SES accepted the mail and the run died before marking it — is narrowed by marking right
+after sending.
+
+SES: botocore retries throttling and transient errors itself (standard mode, configured once in
+chalicelib.aws); nothing here loops around a send. When botocore gives up, the item's claim is
+released (nothing was sent; it stays pending) and the page stops there (SES is saturated: the next
+items would only be throttled too); the caller retries the rest of the page later.
+
+Budget: `send_page` starts no new item once the invocation's budget is spent (it always does one,
+so work advances) and returns what it did not reach, for the caller to hand on.
 """
 
 from __future__ import annotations
 
-import os
-import random
 import secrets
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,11 +45,12 @@ from chalicelib.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
 
+from .budget import Budget
 from .scheduling import APPLIED, CANCELLED, PENDING, SENT, SUPERSEDED, TRANSITION_KIND, tenant_settings
 from .settings import TenantSettings
 
 CLAIM_LEASE = timedelta(minutes=10)
-SEND_ATTEMPTS = 3  # SES throttling inside one run (botocore's own retries come on top)
+READ_CHUNK = 1_000  # items per due-index query when reading within a budget (about a 1 MB page)
 MAX_ATTEMPTS = 24  # claims of one item before it is given up as failed (a day of hourly runs)
 FAILED = "failed"
 _TRANSITION_ORDER = {"expiring": 0, "expired": 1, "renewed": 2}
@@ -62,16 +69,41 @@ class DueRead:
     items: list[ReminderRecord] = field(default_factory=list)
     queries: int = 0
     scanned: int = 0  # items the queries evaluated (what read capacity is charged for)
+    # Where a read cut short by its budget stopped: {shard: position (DynamoDB's LastEvaluatedKey)}
+    # for each shard not read to the end.
+    resume: dict[str, Any] | None = None
 
 
-def read_due(now: datetime) -> DueRead:
-    """Every pending item due at or before `now`: one query per shard of the sparse index."""
+def read_due(now: datetime, *, start: dict[str, Any] | None = None, budget: Budget | None = None,
+             chunk: int = READ_CHUNK) -> DueRead:
+    """Every pending item due at or before `now`: one query per shard of the sparse index.
+
+    With a budget, each shard is read `chunk` items at a time, in turns, and the read stops once
+    the budget is spent, though never before every shard has had one chunk (so a read always
+    advances); `resume` then says where each unfinished shard stopped, and `start` (a previous
+    read's `resume`) reads on from there."""
     read = DueRead()
-    for shard in range(REMINDER_SHARDS):
-        results = ReminderRecord.due_index.query(str(shard), ReminderRecord.due_at <= now)
-        read.items.extend(results)
-        read.queries += 1
-        read.scanned += results.page_iter.total_scanned_count
+    if start is None:
+        positions: dict[str, Any] = {str(shard): None for shard in range(REMINDER_SHARDS)}
+    else:
+        positions = dict(start)
+    limit = chunk if budget is not None else None
+    first_turn = True
+    while positions:
+        for shard in list(positions):
+            if not first_turn and budget is not None and budget.spent():
+                read.resume = positions
+                return read
+            results = ReminderRecord.due_index.query(shard, ReminderRecord.due_at <= now, limit=limit,
+                                                     page_size=limit, last_evaluated_key=positions[shard])
+            read.items.extend(results)
+            read.queries += 1
+            read.scanned += results.page_iter.total_scanned_count
+            if results.last_evaluated_key:
+                positions[shard] = results.last_evaluated_key
+            else:
+                del positions[shard]
+        first_turn = False
     return read
 
 
@@ -79,13 +111,41 @@ def due_reminders(now: datetime) -> list[ReminderRecord]:
     return read_due(now).items
 
 
-def run_due(event_time: str | None) -> dict[str, Any]:
-    now = parse_event_time(event_time)
-    read = read_due(now)
+class SesBusy(RetryableError):
+    """SES still refused after botocore's retries (throttling, an outage): the page stops here."""
+
+
+@dataclass
+class PageResult:
+    """What `send_page` did with one page, and what it left for a later invocation."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    left: list[ReminderRecord] = field(default_factory=list)  # not reached (budget) or refused by SES
+    busy: str | None = None  # SES's refusal, when that is why the page stopped (left[0] is the item)
+
+    def counts(self) -> dict[str, int]:
+        o = self.outcomes
+        return {"sent": o["sent"], "applied": o["applied"], "deferred": o["deferred"], "cancelled": o["cancelled"],
+                "superseded": o["superseded"], "skipped": o["claimed elsewhere"] + o["skipped"],
+                "failed": o["failed"]}
+
+
+def send_page(items: list[ReminderRecord], now: datetime, budget: Budget) -> PageResult:
+    """Sends, applies, supersedes or cancels each pending item of `items` due at `now`, exactly once
+    (the claims), in due order, until the budget is spent or SES refuses. Items no longer pending or
+    not due any more (sent by another delivery of the page, re-planned later) are passed over.
+
+    A page holds whole contracts (hourly.paginate), so the per-contract rules hold inside it: one
+    step per ladder, transitions in order."""
+    due = [i for i in items if i.state == PENDING and i.pending_shard is not None and i.due_at <= now]
     run = _Run(now)
-    outcomes: Counter[str] = Counter()
-    latest = _latest_of_each_sequence(read.items)
-    for item in sorted(read.items, key=_order):
+    result = PageResult()
+    latest = _latest_of_each_sequence(due)
+    ordered = sorted(due, key=_order)
+    for position, item in enumerate(ordered):
+        if position and budget.spent():
+            result.left = ordered[position:]
+            break
         try:
             if item.kind != TRANSITION_KIND and latest.get(_sequence(item)) is not item:
                 outcome = _supersede(item, latest[_sequence(item)], now)
@@ -93,6 +153,12 @@ def run_due(event_time: str | None) -> dict[str, Any]:
                 outcome = _apply_transition(item, run)
             else:
                 outcome = _deliver(item, run)
+        except SesBusy as err:
+            result.outcomes["failed"] += 1
+            result.busy, result.left = str(err), ordered[position:]
+            logger.warning("SES refused after botocore's retries; the rest of the page is retried later",
+                           extra={"reminder": item.reminder_key, "reason": str(err), "left": len(result.left)})
+            break
         except RetryableError as err:
             outcome = "failed"
             logger.warning("reminder not sent; the next run retries it",
@@ -101,20 +167,11 @@ def run_due(event_time: str | None) -> dict[str, Any]:
             outcome = "failed"
             logger.exception("reminder item failed", extra={"reminder": item.reminder_key})
             _give_up_if_hopeless(item, now)
-        outcomes[outcome] += 1
-    result: dict[str, Any] = {
-        "now": now.isoformat(), "read": len(read.items), "scanned": read.scanned, "queries": read.queries,
-        "sent": outcomes["sent"], "applied": outcomes["applied"], "deferred": outcomes["deferred"],
-        "cancelled": outcomes["cancelled"], "superseded": outcomes["superseded"],
-        "skipped": outcomes["claimed elsewhere"] + outcomes["skipped"],
-        "failed": outcomes["failed"],
-    }
-    if read.items:
-        logger.info("reminder run", extra=result)
-    if outcomes["sent"]:
-        count("RemindersSent", outcomes["sent"])
-    if outcomes["failed"]:
-        count("RemindersFailed", outcomes["failed"])
+        result.outcomes[outcome] += 1
+    if result.outcomes["sent"]:
+        count("RemindersSent", result.outcomes["sent"])
+    if result.outcomes["failed"]:
+        count("RemindersFailed", result.outcomes["failed"])
     return result
 
 
@@ -281,39 +338,18 @@ def _deliver(item: ReminderRecord, run: _Run) -> str:
     from .content import compose
 
     email = compose(record, item, now, settings)
+    from chalicelib.notify.mailer import send
+
     try:
-        message_id = send_with_retries(email)
-    except RetryableError:
-        _release(item, token)
-        raise
+        message_id = send(email)  # botocore has already retried throttling and transient errors
+    except RetryableError as err:
+        _release(item, token)  # nothing was sent: the item stays pending for the page's retry
+        raise SesBusy(str(err)) from err
     _finish(item, token, SENT, now, message_id)
     store.append_event(record, "reminder_sent", {
         "kind": item.kind, "key": item.reminder_key, "to": list(item.to), "cc": list(item.cc),
         "subject": email.subject, "due_at": item.due_at.isoformat(), "message_id": message_id}, at=now)
     return "sent"
-
-
-def send_with_retries(email: Any, attempts: int = SEND_ATTEMPTS) -> str:
-    """SES (v2) with a few tries on throttling or an outage, backing off exponentially with jitter.
-    Raises RetryableError when the last try fails too (the item then waits for the next run)."""
-    from chalicelib.notify.mailer import send
-
-    for attempt in range(1, attempts + 1):
-        try:
-            return send(email)
-        except RetryableError as err:
-            if attempt == attempts:
-                raise
-            delay = _backoff(attempt)
-            logger.info("SES busy; retrying", extra={"attempt": attempt, "delay_s": round(delay, 3),
-                                                     "reason": str(err)})
-            time.sleep(delay)
-    raise AssertionError("unreachable")
-
-
-def _backoff(attempt: int) -> float:
-    base = float(os.environ.get("SIGNBRIDGE_SES_RETRY_BASE_SECONDS", "0.5"))
-    return base * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 # --- transitions ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tests.integration.test_reminders_support import (
     emails_since,
     fire,
     sales_2030,
+    ses_throttled,
     stored,
 )
 from tests.support.stack import StackHarness
@@ -121,66 +122,31 @@ def test_a_run_that_dies_mid_batch_leaves_its_claim_to_the_next_run(stack: Stack
     assert sorted(int(stored(r.contract_id)[before_key(r.contract_id)].attempts) for r in contracts) == [1, 1, 2]
 
 
-class _Throttle:
-    """SES answering TooManyRequestsException ("Maximum sending rate exceeded") `times` times, at the
-    botocore boundary (before-call), as the real service does under load."""
-
-    def __init__(self, times: int) -> None:
-        self.times = times
-        self.calls = 0
-
-    def __call__(self, **kwargs: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
-
-        self.calls += 1
-        if self.calls > self.times:
-            return None
-        parsed = {"Error": {"Code": "TooManyRequestsException", "Message": "Maximum sending rate exceeded."},
-                  "ResponseMetadata": {"HTTPStatusCode": 429}}
-        return AWSResponse("https://email.us-east-1.amazonaws.com", 429, {}, None), parsed
-
-
-@pytest.fixture
-def ses_events(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chalicelib.aws import client
-
-    monkeypatch.setenv("SIGNBRIDGE_SES_RETRY_BASE_SECONDS", "0")
-    events = client("sesv2").meta.events
-    registered: list[Any] = []
-
-    def throttle(times: int) -> _Throttle:
-        handler = _Throttle(times)
-        events.register("before-call.sesv2.SendEmail", handler)
-        registered.append(handler)
-        return handler
-
-    yield throttle
-    for handler in registered:
-        events.unregister("before-call.sesv2.SendEmail", handler)
-
-
-def test_ses_throttling_is_retried_within_the_run(stack: StackHarness, ses_events: Any) -> None:
+def test_ses_throttling_is_retried_by_botocore(stack: StackHarness) -> None:
     record = active_contract(stack, sales_2030())
-    throttle = ses_events(2)
-    result = fire(stack, BEFORE_PAY_1)
+    with ses_throttled(2) as throttle:
+        result = fire(stack, BEFORE_PAY_1)
     assert result["sent"] == 1 and result["failed"] == 0
-    assert throttle.calls == 3  # two throttled answers, then accepted
+    # One SendEmail of ours; botocore made three attempts: two throttled answers, then accepted.
+    assert (throttle.operations, throttle.attempts) == (1, 3)
     assert len(emails_since(stack, 0)) == 1
     assert stored(record.contract_id)[before_key(record.contract_id)].state == "sent"
 
 
-def test_ses_still_throttling_leaves_the_reminder_for_the_next_run(stack: StackHarness, ses_events: Any) -> None:
+def test_ses_still_throttling_leaves_the_reminder_for_later(stack: StackHarness) -> None:
     record = active_contract(stack, sales_2030())
-    throttle = ses_events(1000)
-    result = fire(stack, BEFORE_PAY_1)
-    assert (result["sent"], result["failed"]) == (0, 1)
-    assert throttle.calls == 3
-    item = stored(record.contract_id)[before_key(record.contract_id)]
-    assert item.state == "pending" and item.claimed_until is None and item.pending_shard is not None
-    assert emails_since(stack, 0) == []
-    throttle.times = 0  # SES has recovered by the next hourly run
+    with ses_throttled(1000) as throttle:
+        result = fire(stack, BEFORE_PAY_1)
+        assert (result["sent"], result["failed"], result["left"]) == (0, 1, 1)
+        # botocore's three attempts (SES's sesv2 retry setting: two retries), and no loop of ours on top.
+        assert (throttle.operations, throttle.attempts) == (1, 3)
+        item = stored(record.contract_id)[before_key(record.contract_id)]
+        assert item.state == "pending" and item.claimed_until is None and item.pending_shard is not None
+        assert emails_since(stack, 0) == []
+    # SES has recovered by the next hourly run; the page handed to the jobs queue finds it sent.
     assert fire(stack, "2030-01-08T02:00")["sent"] == 1
     assert fire(stack, "2030-01-08T03:00")["sent"] == 0
+    assert stack.drain_jobs() == 1
     assert len(emails_since(stack, 0)) == 1
 
 

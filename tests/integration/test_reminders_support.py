@@ -12,8 +12,11 @@ drops nothing. 2030-01-01 is a Tuesday.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +116,63 @@ def fire(stack: StackHarness, at: str) -> dict[str, Any]:
 
 def emails_since(stack: StackHarness, before: int) -> list[Any]:
     return stack.sent_emails()[before:]
+
+
+class SesThrottle:
+    """SES answering 429 TooManyRequestsException ("Maximum sending rate exceeded") to the next
+    `times` HTTP attempts of SendEmail, as the real service does under load, and moto's answer
+    otherwise. It stands where moto's own endpoint stands (botocore's `before-send`), below
+    botocore's retry handler, which sees the 429 as it would the real service's: `attempts` counts
+    HTTP attempts (botocore's retries included), `operations` the SendEmail calls our code made."""
+
+    def __init__(self, times: int, endpoint: Any) -> None:
+        self.times = times
+        self.endpoint = endpoint  # moto's
+        self.throttled = 0
+        self.attempts = 0
+        self.operations = 0
+
+    def before_send(self, request: Any, event_name: str, **kwargs: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        if not event_name.endswith(".SendEmail") or self.throttled >= self.times:
+            self.attempts += event_name.endswith(".SendEmail")
+            return self.endpoint(event_name=event_name, request=request, **kwargs)
+        self.attempts += 1
+        self.throttled += 1
+        body = json.dumps({"__type": "TooManyRequestsException", "message": "Maximum sending rate exceeded."})
+        headers = {"x-amzn-ErrorType": "TooManyRequestsException", "Content-Type": "application/json"}
+        return AWSResponse(request.url, 429, headers, _RawBody(body.encode()))
+
+    def before_call(self, **_: Any) -> None:
+        self.operations += 1
+
+
+class _RawBody(io.BytesIO):
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.getvalue()
+
+
+@contextmanager
+def ses_throttled(times: int) -> Iterator[SesThrottle]:
+    """Throttles the app's SES client while in the block (a provider's answer: nothing of ours is
+    replaced). moto answers every client at `before-send`; for this client, the throttle answers
+    instead and hands moto what it lets through."""
+    from moto.core.models import botocore_stubber
+
+    from chalicelib.aws import client
+
+    events = client("sesv2").meta.events
+    throttle = SesThrottle(times, botocore_stubber)
+    events.unregister("before-send", botocore_stubber)
+    events.register("before-send", throttle.before_send)
+    events.register("before-call.sesv2.SendEmail", throttle.before_call)
+    try:
+        yield throttle
+    finally:
+        events.unregister("before-call.sesv2.SendEmail", throttle.before_call)
+        events.unregister("before-send", throttle.before_send)
+        events.register("before-send", botocore_stubber)
 
 
 def test_active_contract_is_planned_and_active(stack: StackHarness) -> None:
