@@ -67,6 +67,15 @@ EDITABLE: frozenset[Status] = frozenset({S.RECEIVED, S.PENDING_APPROVAL, S.APPRO
 # States in which the contract is signed and in force (reminders apply).
 IN_FORCE: frozenset[Status] = frozenset({S.ACTIVE, S.EXPIRING, S.RENEWED})
 
+# States in which execution (payments received, deliveries done) is recorded: from the last signature
+# on. `completed` is included because CRMs react to its callback at once, before the archive job made
+# the contract active; what they report then must be kept, not refused.
+EXECUTION_OPEN: frozenset[Status] = IN_FORCE | {S.COMPLETED}
+
+# States in which every signer has signed: the signed PDF exists (archived, or being archived while
+# `completed`), so asking for it is never "not found".
+SIGNED: frozenset[Status] = IN_FORCE | {S.COMPLETED, S.EXPIRED, S.TERMINATED}
+
 
 class IllegalTransition(ValueError):
     def __init__(self, current: Status, target: Status) -> None:

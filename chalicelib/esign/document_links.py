@@ -1,15 +1,24 @@
 """GET /v1/contracts/{id}/document?version=signed|rendered: a short-lived S3 URL of one of the
 contract's documents (the archived, signed PDF with DocuSign's certificate, or the rendered HTML that
-was sent), pinned to the S3 object version whose sha256 the contract records."""
+was sent), pinned to the S3 object version whose sha256 the contract records.
+
+The signed PDF of a contract that every signer signed is never "not found": between `completed` and
+the archive job recording it (usually seconds) the answer is 409 `archiving` with `Retry-After`,
+because CRMs fetch it as soon as the `completed` callback arrives. Before signing (and for a contract
+declined, voided or rejected) there is no signed document: 404 `not_found`."""
 
 from __future__ import annotations
 
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.contracts.lifecycle import SIGNED
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store import documents
 from chalicelib.store.models import ContractRecord
 
 VERSIONS = ("signed", "rendered")
 URL_LIFETIME_SECONDS = 300
+# The archive job runs as soon as DocuSign reports completion and takes seconds (one PDF download,
+# one S3 put); a failed attempt is retried by the job runner with a backoff that starts at 10 s.
+ARCHIVE_RETRY_AFTER_SECONDS = 10
 
 
 def check_version(version: str | None) -> str:
@@ -22,5 +31,10 @@ def check_version(version: str | None) -> str:
 def document_url(record: ContractRecord, version: str) -> str:
     ref = record.signed if check_version(version) == "signed" else record.rendered
     if ref is None:
+        if version == "signed" and record.status in SIGNED:
+            raise Conflict(
+                f"contract {record.contract_id} is signed and its signed PDF is being archived; retry in "
+                f"{ARCHIVE_RETRY_AFTER_SECONDS} seconds (the contract turns 'active' once it is archived)",
+                code="archiving", headers={"Retry-After": str(ARCHIVE_RETRY_AFTER_SECONDS)})
         raise NotFound(f"contract {record.contract_id} has no {version} document yet")
     return documents.presigned_url(ref, expires_in=URL_LIFETIME_SECONDS)

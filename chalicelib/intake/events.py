@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.aws import enqueue
-from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, IN_FORCE, TERMINAL, Status
+from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, EXECUTION_OPEN, TERMINAL, Status
 from chalicelib.errors import Conflict
 from chalicelib.intake.base import InboundEvent, IntakeResult
 from chalicelib.observability import logger
@@ -55,9 +55,10 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
         # later): the update carries the whole contract, so it creates it.
         return created(source, event, contract)
     status = Status(existing.status)
-    if status in IN_FORCE:
+    if status in EXECUTION_OPEN:
         # A signed contract does not change; what a CRM may still report is its execution:
-        # payments received and deliveries done, carried on the milestones.
+        # payments received and deliveries done, carried on the milestones. From `completed` on:
+        # a CRM that reacts to the completed callback at once must not have its payment dropped.
         execution = execution_updates(existing, document)
         if execution and not changed_fields(without_execution(existing.document or {}), without_execution(document)):
             return _record_execution(source, event, existing, execution)

@@ -7,7 +7,9 @@ import pytest
 from chalicelib.contracts.lifecycle import (
     EDITABLE,
     ENVELOPE_OPEN,
+    EXECUTION_OPEN,
     IN_FORCE,
+    SIGNED,
     TERMINAL,
     TRANSITIONS,
     IllegalTransition,
@@ -73,6 +75,27 @@ def test_the_named_sets():
     assert ENVELOPE_OPEN == {Status.SENT, Status.DELIVERED}
     assert EDITABLE.isdisjoint(TERMINAL) and IN_FORCE.isdisjoint(TERMINAL)
     assert all(Status.VOIDED in TRANSITIONS[s] for s in ENVELOPE_OPEN | EDITABLE)
+
+
+def reachable_from(start: Status) -> set[Status]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in TRANSITIONS[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_signed_is_completed_and_every_state_after_it():
+    # Once every signer signed, the signed PDF exists whatever happens next.
+    assert SIGNED == reachable_from(Status.COMPLETED)
+
+
+def test_execution_is_recorded_from_completed_until_the_contract_ends():
+    # Completed included: CRMs report a payment as soon as the completed callback arrives.
+    assert EXECUTION_OPEN == SIGNED - TERMINAL
+    assert Status.COMPLETED in EXECUTION_OPEN and IN_FORCE < EXECUTION_OPEN
 
 
 def test_illegal_transition_is_a_value_error():
