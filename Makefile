@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAGE ?= dev
 
-.PHONY: demo run test lint docs-preview bench package clean system-demo system-test
+.PHONY: demo run test reliability lint docs-preview bench package clean system-demo system-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,16 @@ demo: system-demo $(STAMP)
 run: system-demo $(STAMP)
 	$(BIN)/python -m devstack run
 
-## Lint, then every test tier: unit, integration and browser on two workers; then end to end, one
-## stack at a time (each e2e module runs a whole local stack that owns .devstack/state.json).
+## Lint, then every test tier: unit, integration, browser, sandbox and reliability on two workers,
+## beside the end-to-end tier (whole local stacks as processes, one at a time, the 1,000-contract
+## load among them); see tests/tiers.sh.
 test: system-test $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 -q -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
-	$(BIN)/pytest -q -p no:cacheprovider -m e2e $(PYTEST_ARGS)
+	./tests/tiers.sh $(PYTEST_ARGS)
+
+## The fault matrix, the fuzzing and the 1,000-contract load on the local stack, written to RELIABILITY.md.
+reliability: system-test $(STAMP)
+	$(BIN)/python -m reliability --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,11 +9,12 @@ from typing import Any
 from chalice import Chalice, Cron, Rate, Response
 
 from chalicelib.config import jobs_queue_name
-from chalicelib.http import api_route, header, json_response
+from chalicelib.http import api_route, header, json_response, public_error_shape
 from chalicelib.observability import logger
 
 app = Chalice(app_name="signbridge")
 app.log.setLevel("INFO")
+app.register_middleware(public_error_shape, "http")  # Chalice's own 415/405 in the public error shape
 
 WEBHOOK_CONTENT_TYPES = [
     "application/json", "text/xml", "application/xml", "application/soap+xml",
@@ -196,14 +197,14 @@ def process_job(event: Any) -> None:
     from chalicelib.jobs.runner import handle
 
     for record in event:
-        handle(record.body)
+        handle(record.body, event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="hourly_reminders")
 def hourly_reminders(event: Any) -> dict[str, Any]:
-    from chalicelib.reminders.sending import run_due
+    from chalicelib.reminders.hourly import run_due
 
-    return run_due(event.to_dict().get("time"))
+    return run_due(event.to_dict().get("time"), event.context)
 
 
 @app.schedule(Cron(30, 2, "*", "*", "?", "*"), name="daily_reconcile")

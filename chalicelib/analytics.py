@@ -75,8 +75,8 @@ def parse_range(params: Mapping[str, str] | None, today: date) -> tuple[date, da
     for name in sorted(set(params) - {"from", "to"}):
         problems.append({"path": name, "message": "unknown parameter; use from and to"})
     if not problems:
-        end = parsed.get("to") or (parsed["from"] + timedelta(days=DEFAULT_DAYS) if "from" in parsed else today)
-        start = parsed.get("from") or end - timedelta(days=DEFAULT_DAYS)
+        end = parsed.get("to") or (_shift(parsed["from"], DEFAULT_DAYS) if "from" in parsed else today)
+        start = parsed.get("from") or _shift(end, -DEFAULT_DAYS)
         if start > end:
             problems.append({"path": "from", "message": f"from ({start}) is after to ({end})"})
         elif (end - start).days > MAX_DAYS:
@@ -84,6 +84,15 @@ def parse_range(params: Mapping[str, str] | None, today: date) -> tuple[date, da
         else:
             return start, end
     raise BadRequest(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the query string", problems)
+
+
+def _shift(day: date, days: int) -> date:
+    """`day` moved by `days`, stopping at the first and last dates there are (any valid date is a
+    valid `from` or `to`, 0001-01-01 and 9999-12-31 included)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def contract_facts(status: str, contract_type: str, document: Mapping[str, Any],

@@ -8,7 +8,6 @@ approvers once; an approve moves it to `approved` and enqueues the send job agai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from chalicelib.api import contract_view, load_contract
 from chalicelib.contracts.approval import approvers, needs_approval
 from chalicelib.contracts.lifecycle import Status
-from chalicelib.errors import Conflict, MalformedBody, RetryableError, ValidationFailed
+from chalicelib.errors import Conflict, RetryableError, ValidationFailed
+from chalicelib.jsonbody import parse_json
 from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord
@@ -149,21 +149,19 @@ def void(tenant_id: str, contract_id: str, raw_body: bytes, actor: str) -> dict[
 def _reason(raw_body: bytes, *, required: bool) -> str | None:
     body: Any = {}
     if raw_body.strip():
-        try:
-            body = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise MalformedBody(f"the body is not JSON: {err}") from err
+        body = parse_json(raw_body)
     if not isinstance(body, dict):
         raise ValidationFailed("1 problem in the request", [{"path": "", "message": "expected a JSON object"}])
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
+    raw = body.get("reason")
+    if raw is not None and not isinstance(raw, str):
         raise ValidationFailed("1 problem in the request", [{"path": "reason", "message": "must be a string"}])
-    reason = (reason or "").strip()
-    if required and not reason:
-        raise ValidationFailed("1 problem in the request", [{"path": "reason", "message": "a reason is required"}])
-    if len(reason) > MAX_REASON_CHARS:
+    # The limit counts what was sent, as the OpenAPI document's maxLength does; blank is absent.
+    if len(raw or "") > MAX_REASON_CHARS:
         raise ValidationFailed("1 problem in the request", [
             {"path": "reason", "message": f"at most {MAX_REASON_CHARS} characters"}])
+    reason = (raw or "").strip()
+    if required and not reason:
+        raise ValidationFailed("1 problem in the request", [{"path": "reason", "message": "a reason is required"}])
     return reason or None
 
 

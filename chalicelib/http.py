@@ -68,6 +68,24 @@ def _retry_later(route: str, err: Exception) -> Response:
     return json_response({"error": {"code": "retry_later", "message": message}}, 503, {"Retry-After": str(seconds)})
 
 
+# Chalice answers some requests itself, before any view runs (415 for a content type the route does
+# not take, 405 for a method it does not have), in its own {"Code", "Message"} body and without a
+# Content-Type. The public API has one error shape: this middleware gives them that shape.
+_CHALICE_CODES = {"UnsupportedMediaType": "unsupported_media_type", "MethodNotAllowedError": "method_not_allowed"}
+
+
+def public_error_shape(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own error responses in the public error shape (an `http` middleware)."""
+    response = get_response(request)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODES.get(str(body["Code"]), "bad_request" if response.status_code < 500 else "internal_error")
+        headers = {k: v for k, v in (response.headers or {}).items() if k.lower() != "content-type"}
+        return json_response({"error": {"code": code, "message": str(body["Message"])}}, response.status_code,
+                             headers)
+    return response
+
+
 def header(headers: Any, name: str) -> str | None:
     """Case-insensitive header lookup (API Gateway may lowercase names)."""
     wanted = name.lower()

@@ -38,6 +38,7 @@ CONTRACT_TYPES = ("sales", "service", "partner", "supplier")
 MAX_CURSOR_LENGTH = 1024
 _CURSOR_LABEL = b"signbridge/list-cursor/v1\x00"
 _CONTRACT_ID = re.compile(r"^ctr_[0-9a-f]{1,64}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 KNOWN_PARAMS = frozenset({"status", "type", "crm_record_id", "expiring_before", "limit", "cursor"})
 
 
@@ -60,7 +61,8 @@ def parse_query(params: Mapping[str, str] | None) -> ListQuery:
         problems.append({"path": name, "message": f"unknown parameter; use one of {sorted(KNOWN_PARAMS)}"})
     statuses: tuple[str, ...] = ()
     if params.get("status") is not None:
-        wanted = tuple(s.strip() for s in params["status"].split(",") if s.strip())
+        # Spaces around a comma are forgiven; nothing else (the OpenAPI document's pattern says the same).
+        wanted = tuple(s.strip(" ") for s in params["status"].split(",") if s.strip(" "))
         allowed = {s.value for s in Status}
         bad = [s for s in wanted if s not in allowed]
         if not wanted or bad:
@@ -77,6 +79,9 @@ def parse_query(params: Mapping[str, str] | None) -> ListQuery:
     expiring_before: date | None = None
     if params.get("expiring_before") is not None:
         try:
+            # YYYY-MM-DD only: fromisoformat alone also takes 20271231 and 2027-W52-5.
+            if not _ISO_DATE.fullmatch(params["expiring_before"]):
+                raise ValueError
             expiring_before = date.fromisoformat(params["expiring_before"])
         except ValueError:
             problems.append({"path": "expiring_before", "message": "not an ISO date like 2027-12-31"})

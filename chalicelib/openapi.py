@@ -5,7 +5,13 @@ route is registered on the app, and tests/unit/test_openapi.py fails when the ap
 module does not describe: the document cannot drift from app.py in either direction.
 
 The generic webhook body is the pydantic model's own JSON Schema (2020-12, which OpenAPI 3.1
-uses), its `$defs` hoisted into `components.schemas`.
+uses), its `$defs` hoisted into `components.schemas`, plus what validation.py checks beyond single
+fields and JSON Schema can say: the contract an event needs, and each type's required clauses.
+
+Every constraint the server enforces is declared (required fields, enums, patterns, ranges, every
+status a route answers with its schema), so that a request valid here is accepted and one invalid
+here refused: tests/integration/test_api_schemathesis.py checks that over HTTP. Rules between fields
+that JSON Schema cannot state are listed in the operations' descriptions.
 """
 
 from __future__ import annotations
@@ -47,10 +53,32 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None,
 CONTRACT_ID = _path_param("contract_id", "the contract id (ctr_…)")
 SECURED = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
-AUTH_ERRORS = {"401": _error("missing or unknown API key"), "404": _error("no such contract for this key's tenant")}
 HTML = {"text/html": {"schema": {"type": "string"}}}
-DECIMAL = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["89600.00"]}
+NO_STORE = {"Cache-Control": {"required": True, "schema": {"const": "no-store"}}}
+# An ISO date as the server reads it (YYYY-MM-DD, a real day): `format` names it, `pattern` pins
+# the shape (Python's fromisoformat alone would take more).
+ISO_DATE = {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["89600.00"]}
+# A positive amount: a decimal string above zero, or a whole JSON number from 1 (exact either way).
+POSITIVE_AMOUNT = {"anyOf": [
+    {"type": "string", "pattern": r"^(?=[0-9.]*[1-9])[0-9]+(\.[0-9]+)?$", "examples": ["38400.00"]},
+    {"type": "integer", "minimum": 1},
+]}
+# Text the server strips before use: something other than whitespace must be in it.
+NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 NULLABLE_STRING = {"type": ["string", "null"]}
+COUNT = {"type": "integer", "minimum": 0}
+STATUSES = [s.value for s in Status]
+# One or more statuses, comma-separated; spaces around the commas and empty items are forgiven.
+STATUS_LIST = (r"^[ ,]*(?:{0})(?: *,[ ,]*(?:{0}))*[ ,]*$").format("|".join(STATUSES))
+
+RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds until a repeat will likely succeed",
+                               "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+UNAUTHORIZED = _error("missing or unknown API key")
+NOT_FOUND = _error("no such contract for this key's tenant (another tenant's contract looks the same)")
+BUSY = {"description": "temporarily busy (the store or DocuSign): repeat the same request after Retry-After",
+        "headers": RETRY_AFTER, "content": _json(_ref("Error"))}
+UNSUPPORTED_MEDIA_TYPE = _error("the body's content type is not one of those listed")
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -63,14 +91,24 @@ SCHEMAS: dict[str, Any] = {
                 "details": {"type": "array", "items": {
                     "type": "object", "required": ["path", "message"],
                     "properties": {"path": {"type": "string", "examples": ["contract.payment.milestones[0].due_date"]},
-                                   "message": {"type": "string"}}}},
+                                   "message": {"type": "string"}, "crm_field": {"type": "string"}}}},
             }}},
     },
     "WebhookAccepted": {
         "type": "object", "required": ["contract_id", "status"],
-        "properties": {"contract_id": {"type": "string"}, "status": {"type": "string"}},
+        "properties": {"contract_id": {"type": "string"}, "status": _ref("Status")},
     },
-    "Status": {"type": "string", "enum": [s.value for s in Status]},
+    "WebhookIgnored": {
+        "type": "object", "required": ["status", "reason"],
+        "description": "a CRM event that needs no action (nothing stored)",
+        "properties": {"status": {"const": "ignored"}, "reason": {"type": "string"}},
+    },
+    "WebhookResults": {
+        "type": "object", "required": ["results"],
+        "description": "one request that carried several events: each one's answer, in order",
+        "properties": {"results": {"type": "array", "items": {"type": "object"}}},
+    },
+    "Status": {"type": "string", "enum": STATUSES},
     "SignerSummary": {
         "type": "object", "required": ["position", "status"],
         "properties": {"position": {"type": "integer", "minimum": 1}, "name": {"type": "string"},
@@ -96,16 +134,80 @@ SCHEMAS: dict[str, Any] = {
                        "next_cursor": {"type": ["string", "null"],
                                        "description": "pass as `cursor` for the next page; null on the last"}},
     },
+    "SignerView": {
+        "type": "object", "required": ["position", "name", "email", "routing_order", "delivery", "status"],
+        "properties": {
+            "position": {"type": "integer", "minimum": 1}, "name": {"type": "string"}, "email": {"type": "string"},
+            "routing_order": {"type": "integer", "minimum": 1}, "delivery": {"enum": ["email", "embedded"]},
+            "status": {"type": "string"}, "signed_at": NULLABLE_STRING, "declined_reason": NULLABLE_STRING,
+        },
+    },
+    "DocumentRef": {
+        "type": ["object", "null"],
+        "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                       "template_version": {"type": ["string", "integer", "null"]}},
+    },
+    "PaymentMilestoneView": {
+        "type": "object",
+        "required": ["id", "due_date", "planned_amount", "paid_amount", "remaining", "status", "overdue", "payments"],
+        "properties": {
+            "id": {"type": "string"}, "name": NULLABLE_STRING, "due_date": {"type": "string"},
+            "planned_amount": DECIMAL, "paid_amount": DECIMAL, "remaining": DECIMAL,
+            "status": {"enum": ["open", "partially_paid", "paid"]}, "overdue": {"type": "boolean"},
+            "payments": {"type": "array", "items": {
+                "type": "object", "required": ["amount", "paid_on", "recorded_at", "source"],
+                "properties": {"amount": DECIMAL, "paid_on": {"type": "string", "format": "date"},
+                               "recorded_at": {"type": "string", "format": "date-time"},
+                               "reference": {"type": "string"}, "source": {"type": "string"}}}},
+        },
+    },
+    "DeliveryMilestoneView": {
+        "type": "object", "required": ["id", "due_date", "status", "delivered_on", "overdue"],
+        "properties": {
+            "id": {"type": "string"}, "name": NULLABLE_STRING, "due_date": {"type": "string"},
+            "status": {"enum": ["open", "delivered"]}, "overdue": {"type": "boolean"},
+            "delivered_on": {"type": ["string", "null"], "format": "date"},
+        },
+    },
+    "MilestoneTotals": {
+        "type": "object",
+        "required": ["currency", "planned", "paid", "remaining", "payments_settled", "payments_planned",
+                     "deliveries_done", "deliveries_planned"],
+        "properties": {
+            "currency": NULLABLE_STRING, "planned": DECIMAL, "paid": DECIMAL, "remaining": DECIMAL,
+            "payments_settled": COUNT, "payments_planned": COUNT, "deliveries_done": COUNT,
+            "deliveries_planned": COUNT,
+        },
+    },
+    "Milestones": {
+        "type": "object", "required": ["payment", "delivery", "totals"],
+        "description": "paid versus planned, per milestone and in total",
+        "properties": {"payment": {"type": "array", "items": _ref("PaymentMilestoneView")},
+                       "delivery": {"type": "array", "items": _ref("DeliveryMilestoneView")},
+                       "totals": _ref("MilestoneTotals")},
+    },
     "ContractDetail": {
-        "type": "object", "required": ["contract_id", "status", "type", "signers"],
+        "type": "object",
+        "required": ["contract_id", "status", "status_reason", "type", "number", "crm_record_id", "signers",
+                     "documents", "milestones", "created_at", "updated_at"],
         "description": "the contract view: status, signers, documents with sha256, milestones (paid versus "
                        "planned), the term in force and (on GET) the timeline of events",
         "properties": {
             "contract_id": {"type": "string"}, "status": _ref("Status"),
             "status_reason": NULLABLE_STRING, "type": {"type": "string", "enum": CONTRACT_TYPES},
             "number": {"type": "string"}, "title": NULLABLE_STRING, "crm_record_id": {"type": "string"},
-            "signers": {"type": "array", "items": {"type": "object"}},
-            "documents": {"type": "object"}, "milestones": {"type": "object"},
+            "source_id": NULLABLE_STRING, "locale": NULLABLE_STRING, "currency": NULLABLE_STRING,
+            "amount": {"type": ["string", "integer", "null"]},
+            "effective_date": NULLABLE_STRING, "end_date": NULLABLE_STRING, "envelope_id": NULLABLE_STRING,
+            "signers": {"type": "array", "items": _ref("SignerView")},
+            "documents": {"type": "object", "required": ["rendered", "signed"],
+                          "properties": {"rendered": _ref("DocumentRef"), "signed": _ref("DocumentRef")}},
+            "milestones": _ref("Milestones"),
+            "term": {"type": "object", "required": ["start", "end", "renewals", "auto_renew"], "properties": {
+                "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+                "renewals": {"type": "integer", "minimum": 0}, "auto_renew": {"type": "boolean"}}},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
             "timeline": {"type": "array", "items": {
                 "type": "object", "required": ["type", "at"],
                 "properties": {"type": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
@@ -113,21 +215,51 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "MilestoneExecution": {
-        "description": "a payment (an amount below what is due is a partial payment) or a delivery",
+        "description": "a payment (an amount below what is due is a partial payment) or a delivery. A body "
+                       "valid here that does not fit the milestone (a payment on a delivery milestone, more "
+                       "than what is still open, finer than the contract's currency) is answered 409.",
         "oneOf": [
             {"type": "object", "required": ["status"], "properties": {
-                "status": {"const": "paid"}, "amount": DECIMAL, "paid_on": {"type": "string", "format": "date"},
-                "reference": {"type": "string", "maxLength": 200}}},
+                "status": {"const": "paid"},
+                "amount": {"anyOf": [*POSITIVE_AMOUNT["anyOf"], {"type": "null"}],
+                           "description": "omitted or null: whatever is still open"},
+                "paid_on": {"anyOf": [ISO_DATE, {"type": "null"}], "description": "default: today"},
+                "delivered_on": {"type": "null"},
+                "reference": {"anyOf": [{**NON_BLANK, "maxLength": 200}, {"type": "null"}],
+                              "description": "the payment's own id: a repeat with the same reference is "
+                                             "recorded once"}}},
             {"type": "object", "required": ["status"], "properties": {
-                "status": {"const": "delivered"}, "delivered_on": {"type": "string", "format": "date"}}},
+                "status": {"const": "delivered"},
+                "delivered_on": {"anyOf": [ISO_DATE, {"type": "null"}], "description": "default: today"},
+                "amount": {"type": "null"}, "paid_on": {"type": "null"},
+                "reference": {"anyOf": [{**NON_BLANK, "maxLength": 200}, {"type": "null"}]}}},
         ],
     },
+    "MilestoneRecorded": {
+        "type": "object", "required": ["contract_id", "milestone", "totals"],
+        "properties": {
+            "contract_id": {"type": "string"},
+            "milestone": {"anyOf": [_ref("PaymentMilestoneView"), _ref("DeliveryMilestoneView")]},
+            "totals": _ref("MilestoneTotals"),
+            "duplicate": {"const": True, "description": "a repeat of what is already recorded: nothing changed"},
+            "reminders": {"type": "object", "additionalProperties": {"type": "integer"},
+                          "description": "how the contract's reminders were re-planned"},
+        },
+    },
+    "ApproveBody": {
+        "type": "object",
+        "properties": {"reason": {"type": ["string", "null"], "maxLength": 1000,
+                                  "description": "optional; blank or null is no reason"}},
+    },
     "Reason": {
-        "type": "object", "properties": {"reason": {"type": "string"}},
+        "type": "object", "required": ["reason"],
+        "properties": {"reason": {**NON_BLANK, "maxLength": 1000,
+                                  "description": "why (shown in the timeline and sent to the CRM)"}},
     },
     "SigningLink": {
-        "type": "object", "required": ["url", "expires_at"],
-        "properties": {"url": {"type": "string", "format": "uri"}, "expires_at": {"type": "string"}},
+        "type": "object", "required": ["url", "signer", "expires_at"],
+        "properties": {"url": {"type": "string", "format": "uri"}, "signer": {"type": "integer", "minimum": 1},
+                       "expires_at": {"type": "string", "format": "date-time"}},
     },
     "AnalyticsSummary": {
         "type": "object",
@@ -135,36 +267,53 @@ SCHEMAS: dict[str, Any] = {
                      "reminders_sent", "overdue_payments"],
         "properties": {
             "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
-            "contracts": {"type": "integer"},
+            "contracts": {"type": "integer", "minimum": 0},
             "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
             "by_type": {"type": "object", "additionalProperties": {"type": "integer"}},
             "value_by_currency": {"type": "object", "additionalProperties": DECIMAL},
             "signed_value_by_currency": {"type": "object", "additionalProperties": DECIMAL},
-            "time_to_sign_hours": {"type": "object", "properties": {
+            "time_to_sign_hours": {"type": "object", "required": ["count", "median", "p90"], "properties": {
                 "count": {"type": "integer"}, "median": {"type": ["number", "null"]},
                 "p90": {"type": ["number", "null"]}}},
-            "reminders_sent": {"type": "integer"},
-            "overdue_payments": {"type": "object", "properties": {
+            "reminders_sent": {"type": "integer", "minimum": 0},
+            "overdue_payments": {"type": "object", "required": ["count", "by_currency"], "properties": {
                 "count": {"type": "integer"},
                 "by_currency": {"type": "object", "additionalProperties": {
                     "type": "object", "properties": {"count": {"type": "integer"}, "open_amount": DECIMAL}}}}},
         },
     },
+    "ConnectReceived": {
+        "type": "object", "required": ["ok", "outcome"],
+        "properties": {"ok": {"const": True}, "outcome": {"type": "string"}},
+    },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
 }
 
 
-def _gate(action: str, reason_required: bool) -> dict[str, Any]:
+def _gate(action: str, body: str, reason_required: bool, conflict: str) -> dict[str, Any]:
     return {
         "summary": f"{action.capitalize()} a contract",
         "security": SECURED, "parameters": [CONTRACT_ID],
-        "requestBody": {"required": reason_required, "content": _json(_ref("Reason"))},
+        "requestBody": {"required": reason_required, "content": _json(_ref(body))},
         "responses": {"200": {"description": "the contract's new status", "content": _json(_ref("ContractDetail"))},
-                      "400": _error("malformed body"), **AUTH_ERRORS,
-                      "409": _error("not allowed from the contract's current status"),
-                      "422": _error("invalid body")},
+                      "400": _error("the body is not JSON"), "401": UNAUTHORIZED, "404": NOT_FOUND,
+                      "409": _error(conflict), "415": UNSUPPORTED_MEDIA_TYPE,
+                      "422": _error("not a JSON object, or a bad reason" + (" (one is required)" if reason_required
+                                                                           else "")),
+                      "503": BUSY},
     }
 
+
+WEBHOOK_DESCRIPTION = (
+    "Signed by the source's scheme (generic: Standard Webhooks `webhook-id`, `webhook-timestamp`, "
+    "`webhook-signature`). The generic source's body is shown; other sources post their CRM's own payload "
+    "(HubSpot, Pipedrive, Fxiaoke: JSON; Zoho: JSON or a form; Salesforce: SOAP, answered with its "
+    "acknowledgement), each source accepting only its own content types (others: 415). The order of checks: "
+    "unknown source 404, too large 413, content type 415, signature 401, then the body. Beyond the schema "
+    "(which already has the required clauses of each contract type), the body is refused (422, every path "
+    "listed) when: signers' routing orders leave a gap, end_date is not after effective_date, payment "
+    "milestones do not add up to the amount, a milestone id repeats, an amount is finer than the currency's "
+    "minor unit, or time_zone is not an IANA zone.")
 
 # (path as Chalice spells it, method) -> the operation.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
@@ -178,101 +327,153 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/v1/webhooks/{source_id}", "POST"): {
         "summary": "A CRM's contract event (created, updated, cancelled)",
-        "description": "Signed by the source's scheme (generic: Standard Webhooks `webhook-id`, "
-                       "`webhook-timestamp`, `webhook-signature`). The generic source's body is shown; other "
-                       "sources post their CRM's own payload (Salesforce: SOAP, answered with its acknowledgement).",
+        "description": WEBHOOK_DESCRIPTION,
         "security": PUBLIC, "parameters": [_path_param("source_id", "the CRM source")],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": _ref("WebhookEnvelope")},
             "text/xml": {"schema": {"type": "string"}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "string"}},
+            "application/xml": {"schema": {"type": "string"}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
         }},
         "responses": {
-            "200": {"description": "a repeat delivery: the same answer", "content": _json(_ref("WebhookAccepted"))},
-            "202": {"description": "accepted: a new contract", "content": _json(_ref("WebhookAccepted"))},
-            "400": _error("malformed"), "401": _error("bad, missing or stale signature"),
-            "404": _error("unknown source"), "413": _error("larger than 256 KiB"),
-            "415": _error("wrong content type"), "422": _error("a required clause is missing (every path listed)"),
+            "200": {"description": "a repeat delivery (the same answer), an event that needs no action, several "
+                                   "events' answers, or Salesforce's SOAP acknowledgement",
+                    "content": {"application/json": {"schema": {"anyOf": [
+                        _ref("WebhookAccepted"), _ref("WebhookIgnored"), _ref("WebhookResults")]}},
+                                "text/xml": {"schema": {"type": "string"}}}},
+            "202": {"description": "accepted: a new contract, or an update or cancellation applied",
+                    "content": _json(_ref("WebhookAccepted"))},
+            "400": _error("malformed (not JSON, no event, no delivery id)"),
+            "401": _error("bad, missing or stale signature"),
+            "404": _error("unknown source"),
+            "409": _error("not possible in the contract's status (e.g. cancelling a signed contract)"),
+            "413": _error("larger than the source's limit (256 KiB; Salesforce 1 MiB)"),
+            "415": _error("a content type this source does not send"),
+            "422": _error("an invalid contract (every path listed)"),
+            "503": BUSY,
         },
     },
     ("/v1/esign/docusign/connect", "POST"): {
         "summary": "DocuSign Connect listener (HMAC in X-DocuSign-Signature-1..N)", "security": PUBLIC,
         "requestBody": {"required": True, "content": _json({"type": "object"})},
-        "responses": {"200": {"description": "received", "content": _json({"type": "object"})},
-                      "401": _error("bad signature")},
+        "responses": {"200": {"description": "received", "content": _json(_ref("ConnectReceived"))},
+                      "400": _error("signed, but not a Connect message"),
+                      "401": _error("bad or missing signature"), "415": UNSUPPORTED_MEDIA_TYPE,
+                      "503": {"description": "not applicable yet: DocuSign delivers it again",
+                              "content": _json(_ref("Error"))}},
     },
     ("/v1/contracts", "GET"): {
-        "summary": "List the tenant's contracts (paginated)", "security": SECURED,
+        "summary": "List the tenant's contracts (paginated)",
+        "description": "Unknown query parameters are refused (400), like bad values.", "security": SECURED,
         "parameters": [
-            _query("status", "one or more statuses, comma-separated"),
+            _query("status", "one or more statuses, comma-separated",
+                   {"type": "string", "pattern": STATUS_LIST, "examples": ["sent,active"]}),
             _query("type", "contract type", {"type": "string", "enum": CONTRACT_TYPES}),
-            _query("crm_record_id", "exact CRM record id"),
-            _query("expiring_before", "term ends before this date", {"type": "string", "format": "date"}),
+            _query("crm_record_id", "exact CRM record id", {"type": "string", "minLength": 1, "maxLength": 256}),
+            _query("expiring_before", "the term in force ends before this date", ISO_DATE),
             _query("limit", "page size (default 50)", {"type": "integer", "minimum": 1, "maximum": 200}),
-            _query("cursor", "next_cursor of the previous page"),
+            _query("cursor", "next_cursor of the previous page, unchanged (any other value: 400)",
+                   {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[A-Za-z0-9_-]+$"}),
         ],
         "responses": {"200": {"description": "a page", "content": _json(_ref("ContractList"))},
-                      "400": _error("a bad filter value or a tampered cursor"), "401": AUTH_ERRORS["401"]},
+                      "400": _error("a bad filter value, an unknown parameter or a cursor we did not issue"),
+                      "401": UNAUTHORIZED, "503": BUSY},
     },
     ("/v1/contracts/{contract_id}", "GET"): {
         "summary": "A contract: status, signers, milestones, document hashes, timeline", "security": SECURED,
         "parameters": [CONTRACT_ID],
         "responses": {"200": {"description": "the contract", "content": _json(_ref("ContractDetail"))},
-                      **AUTH_ERRORS},
+                      "401": UNAUTHORIZED, "404": NOT_FOUND, "503": BUSY},
     },
-    ("/v1/contracts/{contract_id}/approve", "POST"): _gate("approve", False),
-    ("/v1/contracts/{contract_id}/reject", "POST"): _gate("reject", True),
-    ("/v1/contracts/{contract_id}/void", "POST"): _gate("void", True),
+    ("/v1/contracts/{contract_id}/approve", "POST"): _gate(
+        "approve", "ApproveBody", False, "not pending approval (it moves on to sending when approved)"),
+    ("/v1/contracts/{contract_id}/reject", "POST"): _gate("reject", "Reason", True, "not pending approval"),
+    ("/v1/contracts/{contract_id}/void", "POST"): _gate(
+        "void", "Reason", True, "signed or already ended: only a contract not yet signed can be voided"),
     ("/v1/contracts/{contract_id}/milestones/{milestone_id}", "POST"): {
         "summary": "Record a payment (full or partial) or a delivery", "security": SECURED,
+        "description": "422: the body is invalid on its own. 409: the body is valid but does not fit now: the "
+                       "contract is not signed or has ended, the milestone is of the other kind, the amount is "
+                       "above what is still open or finer than the contract's currency, a delivery is already "
+                       "recorded on another date.",
         "parameters": [CONTRACT_ID, _path_param("milestone_id", "the milestone's id in the contract")],
         "requestBody": {"required": True, "content": _json(_ref("MilestoneExecution"))},
-        "responses": {"200": {"description": "the milestone after recording", "content": _json({"type": "object"})},
-                      "400": _error("malformed body"), **AUTH_ERRORS,
-                      "409": _error("the contract is not in force"), "422": _error("invalid body")},
+        "responses": {"200": {"description": "the milestone after recording", "content": _json(_ref(
+                          "MilestoneRecorded"))},
+                      "400": _error("the body is not a JSON object"), "401": UNAUTHORIZED,
+                      "404": _error("no such contract for this key's tenant, or no such milestone in it"),
+                      "409": _error("valid, but not possible for this milestone now"),
+                      "415": UNSUPPORTED_MEDIA_TYPE, "422": _error("invalid body (every problem listed)"),
+                      "503": BUSY},
     },
     ("/v1/contracts/{contract_id}/document", "GET"): {
         "summary": "A short-lived S3 URL of the rendered or signed document", "security": SECURED,
         "parameters": [CONTRACT_ID, _query("version", "which document",
-                                           {"type": "string", "enum": ["rendered", "signed"]})],
-        "responses": {"302": {"description": "redirect to the document",
-                              "headers": {"Location": {"schema": {"type": "string"}}}},
-                      "400": _error("unknown version"), **AUTH_ERRORS},
+                                           {"type": "string", "enum": ["rendered", "signed"]}, required=True)],
+        "responses": {"302": {"description": "redirect to the document (valid for 5 minutes)",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string",
+                                                                                     "format": "uri"}},
+                                          **NO_STORE}},
+                      "400": _error("no or an unknown version"), "401": UNAUTHORIZED,
+                      "404": _error("no such contract for this key's tenant, or no such document (yet)"),
+                      "409": {"description": "signed, and the signed PDF is being archived: retry after Retry-After",
+                              "headers": RETRY_AFTER, "content": _json(_ref("Error"))},
+                      "503": BUSY},
     },
     ("/v1/contracts/{contract_id}/signing-link", "GET"): {
         "summary": "A stable signing link for signer N", "security": SECURED,
         "parameters": [CONTRACT_ID, _query("signer", "the signer's 1-based position in signers[]",
-                                           {"type": "integer", "minimum": 1}, required=True)],
+                                           {"type": "integer", "minimum": 1, "maximum": 999999999}, required=True)],
         "responses": {"200": {"description": "the link", "content": _json(_ref("SigningLink"))},
-                      "400": _error("bad signer"), **AUTH_ERRORS, "409": _error("not signable now")},
+                      "400": _error("no signer, or not a position"), "401": UNAUTHORIZED,
+                      "404": _error("no such contract for this key's tenant, or no signer at that position"),
+                      "409": _error("nothing to sign now (not sent yet, or closed)"), "503": BUSY},
     },
     ("/v1/contracts/preview", "POST"): {
         "summary": "Validate and render a contract; send nothing", "security": SECURED,
-        "requestBody": {"required": True, "content": _json(_ref("WebhookEnvelope"))},
+        "description": "The body of a generic webhook, validated the same way (see the webhook's description "
+                       "for the rules beyond the schema), then rendered in the contract's template.",
+        "requestBody": {"required": True, "content": _json({"allOf": [
+            _ref("WebhookEnvelope"),
+            {"properties": {"event": {"enum": ["contract.created", "contract.updated"],
+                                      "description": "a cancellation has nothing to render (422)"}}}]})},
         "responses": {"200": {"description": "the rendered contract", "content": HTML},
-                      "400": _error("malformed body"), "401": AUTH_ERRORS["401"],
-                      "422": _error("invalid contract (every path listed)")},
+                      "400": _error("the body is not a JSON object"),
+                      "401": UNAUTHORIZED, "415": UNSUPPORTED_MEDIA_TYPE,
+                      "422": _error("invalid contract (every path listed), a cancellation, or it cannot be "
+                                    "rendered"),
+                      "503": BUSY},
     },
     ("/v1/analytics/summary", "GET"): {
         "summary": "Counts, value, time to sign, reminders and overdue payments of contracts created in "
                    "[from, to]", "security": SECURED,
-        "parameters": [_query("from", "first day (default: 90 days before to)", {"type": "string", "format": "date"}),
-                       _query("to", "last day (default: today, UTC)", {"type": "string", "format": "date"})],
+        "description": "`from` must not be after `to`, and the range is at most 1098 days (400 otherwise). "
+                       "Unknown query parameters are refused (400).",
+        "parameters": [_query("from", "first day, UTC (default: 90 days before to)", ISO_DATE),
+                       _query("to", "last day, UTC (default: 90 days after from, or today)", ISO_DATE)],
         "responses": {"200": {"description": "the summary", "content": _json(_ref("AnalyticsSummary"))},
-                      "400": _error("bad dates"), "401": AUTH_ERRORS["401"]},
+                      "400": _error("bad dates, a reversed or too long range, or an unknown parameter"),
+                      "401": UNAUTHORIZED, "503": BUSY},
     },
     ("/sign/{token}", "GET"): {
         "summary": "Open a signing link: a fresh DocuSign recipient view", "security": PUBLIC,
-        "parameters": [_path_param("token", "the signing link's token")],
-        "responses": {"302": {"description": "to DocuSign's signing page"},
-                      "200": {"description": "a page explaining why signing is not possible now", "content": HTML},
-                      "404": {"description": "unknown or expired link", "content": HTML}},
+        "parameters": [{**_path_param("token", "the signing link's token (anything else: 404)"),
+                        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"}}],
+        "responses": {"302": {"description": "to DocuSign's signing page",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string"}}, **NO_STORE}},
+                      "404": {"description": "unknown or tampered link", "headers": NO_STORE, "content": HTML},
+                      "409": {"description": "not now: another signer's turn, or this signer signs by email",
+                              "headers": NO_STORE, "content": HTML},
+                      "410": {"description": "no longer: signed, declined, voided or expired", "headers": NO_STORE,
+                              "content": HTML},
+                      "503": {"description": "DocuSign unreachable: the same link works again later",
+                              "headers": NO_STORE, "content": HTML}},
     },
     ("/signed", "GET"): {
         "summary": "The page signers return to (zh-CN or en)", "security": PUBLIC,
-        "parameters": [_query("event", "DocuSign's event"), _query("lang", "zh-CN or en"),
+        "parameters": [_query("event", "DocuSign's event"), _query("lang", "zh-CN or en (anything else: en)"),
                        _query("contract", "the contract number")],
-        "responses": {"200": {"description": "thank-you page", "content": HTML}},
+        "responses": {"200": {"description": "thank-you page", "headers": NO_STORE, "content": HTML}},
     },
 }
 
@@ -282,7 +483,45 @@ def _webhook_schemas() -> dict[str, Any]:
 
     schema = WebhookEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
+    # validation.py reads `contract` by the event: a cancellation needs only the CRM record, the
+    # other events a whole contract (pydantic's anyOf would let a created event through with a ref).
+    schema["properties"]["contract"] = {"type": "object"}
+    schema["allOf"] = [{"if": {"properties": {"event": {"const": "contract.cancelled"}}},
+                        "then": {"properties": {"contract": _ref("ContractRef")}},
+                        "else": {"properties": {"contract": _ref("Contract")}}}]
+    defs["Contract"] = {**defs["Contract"], "allOf": _required_clauses()}
     return {**defs, "WebhookEnvelope": schema}
+
+
+# A required clause is neither absent, null nor blank (validation.py's `_is_missing`).
+_PRESENT = {"not": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]}}
+
+
+def _clause(path: str) -> dict[str, Any]:
+    """The JSON Schema of one REQUIRED_CLAUSES path ("items", "payment.method", "items[].specification")."""
+    head, _, rest = path.partition(".")
+    if head.endswith("[]"):
+        name = head[:-2]
+        return {"properties": {name: {"items": _clause(rest)}}}
+    if not rest:
+        leaf: dict[str, Any] = {**_PRESENT, "minItems": 1} if head == "items" else _PRESENT
+        return {"required": [head], "properties": {head: leaf}}
+    return {"required": [head], "properties": {head: {**_clause(rest), "type": "object"}}}
+
+
+def _required_clauses() -> list[dict[str, Any]]:
+    """The contract types' required clauses (CONTRACT.md's table, from validation.py) as
+    if-type-then-required, and the fields required inside payment and delivery once given."""
+    from chalicelib.contracts.validation import _REQUIRED_WHEN_PRESENT, REQUIRED_CLAUSES
+
+    rules: list[dict[str, Any]] = []
+    for contract_type, clauses in REQUIRED_CLAUSES.items():
+        rules.append({"if": {"required": ["type"], "properties": {"type": {"const": contract_type}}},
+                      "then": {"allOf": [_clause(c) for c in clauses]}})
+    for parent, clauses in _REQUIRED_WHEN_PRESENT.items():
+        rules.append({"if": {"required": [parent], "properties": {parent: {"type": "object"}}},
+                      "then": {"allOf": [_clause(c) for c in clauses]}})
+    return rules
 
 
 def _operation_id(path: str, method: str) -> str:
@@ -297,6 +536,10 @@ def _document(routes: tuple[tuple[str, str], ...]) -> dict[str, Any]:
         operation = OPERATIONS.get((path, method))
         if operation is None:
             continue  # undocumented: tests/unit/test_openapi.py fails on it
+        operation = copy.deepcopy(operation)
+        # Chalice refuses a Content-Type a route does not list on every route, GET included (a GET
+        # that sends one), before the view runs; public_error_shape gives it the Error shape.
+        operation["responses"].setdefault("415", UNSUPPORTED_MEDIA_TYPE)
         paths.setdefault(path, {})[method.lower()] = {"operationId": _operation_id(path, method), **operation}
     return {
         "openapi": OPENAPI_VERSION,
@@ -309,9 +552,17 @@ def _document(routes: tuple[tuple[str, str], ...]) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                            "description": "an API key: `Authorization: Bearer <key>`"}},
-            "schemas": {**_webhook_schemas(), **SCHEMAS},
+            "schemas": _schemas(),
         },
     }
+
+
+def _schemas() -> dict[str, Any]:
+    webhook = _webhook_schemas()
+    clash = set(webhook) & set(SCHEMAS)
+    if clash:  # one would silently replace the other
+        raise ValueError(f"schema names used twice: {sorted(clash)}")
+    return {**webhook, **SCHEMAS}
 
 
 def route_keys(routes: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:

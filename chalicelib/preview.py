@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.errors import ApiError, MalformedBody
+from chalicelib.errors import ApiError, ValidationFailed
 from chalicelib.intake.base import parse_json_object
 
 
@@ -17,8 +17,9 @@ def preview(tenant_id: str, raw_body: bytes) -> str:
     except ContractInvalid as invalid:
         error = invalid.to_error_body()["error"]
         raise ApiError(error["message"], error.get("details", []), status=422, code="validation_error") from None
-    if envelope.is_cancellation:
-        raise MalformedBody("a preview needs a whole contract, not a cancellation")
+    if envelope.is_cancellation:  # well-formed, but there is nothing to render
+        raise ValidationFailed("a preview needs a whole contract, not a cancellation",
+                               [{"path": "event", "message": "must be contract.created or contract.updated"}])
     try:
         rendered = render_contract(envelope.full_contract.to_canonical_dict(), overrides=RegistryTemplateOverrides(),
                                    tenant_id=tenant_id)

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,11 +89,12 @@ def envelope_expiry(record: ContractRecord) -> datetime:
 
 
 def signing_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
-    try:
-        position = int(signer or "")
-    except ValueError:
+    # Plain digits only (int() would also take " 2", "+2", "1_0" and other scripts' digits), and
+    # at most 9 of them: the OpenAPI document's integer 1..999999999.
+    if not re.fullmatch(r"[0-9]{1,9}", signer or "") or int(signer or "0") < 1:
         raise ApiError("signer must be the signer's 1-based position in signers[]", status=400,
-                       code="bad_request") from None
+                       code="bad_request", details=[{"path": "signer", "message": "an integer from 1"}])
+    position = int(signer or "0")
     if not 1 <= position <= len(record.signers):
         raise NotFound(f"the contract has no signer {position}")
     if record.envelope_id is None or record.status not in ENVELOPE_OPEN:

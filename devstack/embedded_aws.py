@@ -14,7 +14,9 @@ reason the real service does not have.
   only DynamoDB; SQS long polls and S3 uploads go on in parallel);
 - TransactWriteItems keeps a copy of the items it touches to roll back, instead of moto's copy of
   every table it touches (which made each transaction cost the size of the table: quadratic over a
-  load test). What a transaction does and how it fails are moto's own code, unchanged.
+  load test). What a transaction does and how it fails are moto's own code, unchanged;
+- item answers (GetItem, Query, ...) are written as the JSON moto already holds (see below);
+- SQS checks a received message's retention without recomputing every queue attribute.
 
 `python -m devstack.embedded_aws -H 127.0.0.1 -p PORT` runs moto's server with these fixes (the
 local stack starts it so).
@@ -57,7 +59,61 @@ def make_faithful() -> None:
         return
     _serialise_dynamodb()
     _item_level_transaction_rollback()
+    _direct_item_responses()
+    _cheap_retention_check()
     _applied = True
+
+
+def _cheap_retention_check() -> None:
+    """moto checks each received message's retention by computing every attribute of its queue,
+    approximate counts included (a pass over every message): receiving from a queue with a backlog
+    cost the square of the backlog. The retention period alone gives the same answer."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period)
+
+
+# Data-plane answers whose result moto already holds in DynamoDB's JSON wire form (AttributeValue
+# maps, counts, keys): they are written out as they are instead of through moto's model-driven
+# serializer, which walked every attribute of every item and was half of the embedded AWS's time
+# under load. SIGNBRIDGE_CHECK_DIRECT_RESPONSES=1 serialises both ways and fails on any difference
+# (run over the integration tier when moto is upgraded).
+DIRECT_ACTIONS = frozenset({"GetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
+                            "TransactGetItems", "BatchGetItem", "BatchWriteItem"})
+
+
+def _direct_item_responses() -> None:
+    import json
+    import os
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    original: Callable[..., Any] = DynamoHandler.serialized
+    check = os.environ.get("SIGNBRIDGE_CHECK_DIRECT_RESPONSES") == "1"
+
+    @functools.wraps(original)
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        if not isinstance(result, dict) or self._get_action() not in DIRECT_ACTIONS:
+            return original(self, action_result)
+        try:
+            body = json.dumps(result, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return original(self, action_result)
+        if check:
+            status, _, expected = original(self, action_result)
+            wanted = json.loads(expected)  # members outside the output shape (botocore drops them) aside
+            if status != 200 or any(result.get(k) != v for k, v in wanted.items()):
+                raise AssertionError(f"direct {self._get_action()} response differs: {expected!r} vs {body!r}")
+        return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body
+
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
 
 
 def _serialise_dynamodb() -> None:

@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-STATE_DIR = ROOT / ".devstack"
+# Where a stack keeps its state file and logs; SIGNBRIDGE_STATE_DIR lets a second stack (the load
+# test) run beside the one `make run` or the e2e tier owns.
+STATE_DIR = Path(os.environ.get("SIGNBRIDGE_STATE_DIR") or ROOT / ".devstack").resolve()
 STATE_FILE = STATE_DIR / "state.json"
 STAGE = "local"
+DISPATCHERS = int(os.environ.get("SIGNBRIDGE_DISPATCHERS", "3"))
 REGION = "us-east-1"
 TENANT_ID = "demo"
 GENERIC_SOURCE_ID = "demo-generic"
@@ -106,7 +109,7 @@ class StackState:
             "tenant_id": self.tenant_id, "api_key": self.api_key, "sources": self.sources,
             "receiver_url": self.receiver_url, "region": REGION, "stage": STAGE,
             "mail_from": MAIL_FROM, "env": self.env, "pids": self.pids,
-            "state_file": str(STATE_FILE.relative_to(ROOT)),
+            "state_file": str(STATE_FILE.relative_to(ROOT)) if STATE_FILE.is_relative_to(ROOT) else str(STATE_FILE),
         }
 
     @classmethod
@@ -248,7 +251,7 @@ class Stack:
         self.quiet = quiet
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.state: StackState | None = None
-        STATE_DIR.mkdir(exist_ok=True)
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
 
     def _spawn(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(STATE_DIR / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
@@ -288,12 +291,17 @@ class Stack:
         provision(env)
         api_key, sources = seed(env, sandbox_url, receiver_url)
         wait_http(f"{receiver_url}/health", proc=receiver)
-        api = self._spawn("api", [venv_bin("chalice"), "local", "--host", "127.0.0.1", "--port",
+        # chalice local, one request at a time through the app as in a Lambda container (devstack/api_server.py).
+        api = self._spawn("api", [sys.executable, "-m", "devstack.api_server", "--host", "127.0.0.1", "--port",
                                   str(self.api_port), "--stage", STAGE, "--no-autoreload"], env)
-        dispatcher = self._spawn("dispatcher", [sys.executable, "-m", "devstack", "dispatcher"], env)
+        # Several pollers, as Lambda runs several containers for one queue: a slow job (DocuSign
+        # answering slowly) does not hold up the others.
+        dispatchers = [self._spawn("dispatcher" if n == 0 else f"dispatcher-{n + 1}",
+                                   [sys.executable, "-m", "devstack", "dispatcher"], env)
+                       for n in range(DISPATCHERS)]
         wait_http(f"{api_url}/health", timeout=60, proc=api)
-        if dispatcher.poll() is not None:
-            raise RuntimeError("the dispatcher exited at start; see .devstack/dispatcher.log")
+        if any(d.poll() is not None for d in dispatchers):
+            raise RuntimeError("a dispatcher exited at start; see .devstack/dispatcher*.log")
         self.state = StackState(
             api_url=api_url, sandbox_url=sandbox_url, aws_endpoint_url=aws, tenant_id=TENANT_ID,
             api_key=api_key, sources=sources, env=env, receiver_url=receiver_url,

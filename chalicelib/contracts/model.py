@@ -70,7 +70,8 @@ def _not_blank(value: str) -> str:
 
 # Required text: a JSON string with something in it. Optional text is a plain StrictStr so that
 # a CRM's "" for an empty optional field is not an error.
-Text = Annotated[str, Strict(), AfterValidator(_not_blank)]
+Text = Annotated[str, Strict(), AfterValidator(_not_blank),
+                 WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})]
 OptionalText = Annotated[str, Strict()]
 
 # Deliberately simple (no email-validator dependency): one @, a dotted domain of sane labels,
@@ -88,7 +89,14 @@ def _check_email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Strict(), AfterValidator(_check_email)]
+# _check_email as a pattern without lookarounds (generators cannot draw from those): dot-separated
+# runs in the local part, labels that neither start nor end with a hyphen. The length limits (64 and
+# 253) are left to the server.
+_EMAIL_LOCAL = r'[^.@\s"(),:;<>\[\\\]]+'
+_EMAIL_LABEL = r"[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?"
+Email = Annotated[str, Strict(), AfterValidator(_check_email), WithJsonSchema({
+    "type": "string",
+    "pattern": rf"^{_EMAIL_LOCAL}(?:\.{_EMAIL_LOCAL})*@(?:{_EMAIL_LABEL}\.)+[A-Za-z\u00a1-\uffff]{{2,63}}$"})]
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -110,7 +118,7 @@ def _parse_iso_date(value: object) -> object:
 IsoDate = Annotated[
     dt.date,
     BeforeValidator(_parse_iso_date),
-    WithJsonSchema({"type": "string", "format": "date"}),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": "^" + _DATE_RE.pattern + "$"}),
 ]
 
 # Bounds that keep every amount printable in Chinese capitals and storable exactly in DynamoDB
@@ -150,18 +158,28 @@ def _percent(value: Decimal) -> Decimal:
     return value
 
 
-_DECIMAL_JSON_SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})
+# The JSON Schemas say what _to_decimal and the range checks accept: a decimal string (at most 16
+# digits before the point, 10 after, leading zeros aside) or a JSON integer.
+_DIGITS = r"0*[0-9]{1,16}(\.[0-9]{1,10})?"
+_POSITIVE_JSON_SCHEMA = WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": r"^(?=[0-9.]*[1-9])" + _DIGITS + "$"},
+    {"type": "integer", "minimum": 1, "maximum": 10**_MAX_INTEGER_DIGITS - 1},
+]})
+_PERCENT_JSON_SCHEMA = WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": r"^(-?0+(\.0{1,10})?|0*100(\.0{1,10})?|0*[0-9]{1,2}(\.[0-9]{1,10})?)$"},
+    {"type": "integer", "minimum": 0, "maximum": 100},
+]})
 _DECIMAL_AS_STRING = PlainSerializer(decimal_to_str, return_type=str, when_used="json")
 
 # A positive decimal, given as a string (or a JSON integer, which is exact); kept at the scale
 # given, so "128000.00" is written back as "128000.00".
 PositiveDecimal = Annotated[
     Decimal, BeforeValidator(_to_decimal), AfterValidator(_positive), _DECIMAL_AS_STRING,
-    _DECIMAL_JSON_SCHEMA,
+    _POSITIVE_JSON_SCHEMA,
 ]
 Percent = Annotated[
     Decimal, BeforeValidator(_to_decimal), AfterValidator(_percent), _DECIMAL_AS_STRING,
-    _DECIMAL_JSON_SCHEMA,
+    _PERCENT_JSON_SCHEMA,
 ]
 
 
@@ -171,7 +189,8 @@ def _check_currency(value: str) -> str:
     return value
 
 
-Currency = Annotated[str, Strict(), AfterValidator(_check_currency)]
+Currency = Annotated[str, Strict(), AfterValidator(_check_currency),
+                     WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})]
 
 # Keys ZoneInfo accepts that are not zones a contract can be in (host-dependent or placeholders).
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
@@ -187,7 +206,8 @@ def _check_time_zone(value: str) -> str:
     return value
 
 
-TimeZoneName = Annotated[str, Strict(), AfterValidator(_check_time_zone)]
+TimeZoneName = Annotated[str, Strict(), AfterValidator(_check_time_zone), WithJsonSchema({
+    "type": "string", "minLength": 1, "description": "an IANA time zone, e.g. Asia/Shanghai"})]
 
 
 def _check_https_url(value: str) -> str:
@@ -201,7 +221,11 @@ def _check_https_url(value: str) -> str:
     return value
 
 
-HttpsUrl = Annotated[str, Strict(), AfterValidator(_check_https_url)]
+# _check_https_url as a pattern: https, a host, a port up to 65535, no whitespace.
+_PORT = r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})?)?"
+HttpsUrl = Annotated[str, Strict(), AfterValidator(_check_https_url), WithJsonSchema({
+    "type": "string",
+    "pattern": r"^https://(?:[^\s/?#@]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#@:\[\]]+)" + _PORT + r"(?:[/?#]\S*)?$"})]
 
 
 def _at_least(minimum: int) -> AfterValidator:
@@ -213,8 +237,8 @@ def _at_least(minimum: int) -> AfterValidator:
     return AfterValidator(check)
 
 
-RoutingOrder = Annotated[int, Strict(), _at_least(1)]
-NonNegativeInt = Annotated[int, Strict(), _at_least(0)]
+RoutingOrder = Annotated[int, Strict(), _at_least(1), WithJsonSchema({"type": "integer", "minimum": 1})]
+NonNegativeInt = Annotated[int, Strict(), _at_least(0), WithJsonSchema({"type": "integer", "minimum": 0})]
 
 
 def _null_is_empty(value: object) -> object:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import MalformedBody, Unauthorized
+from chalicelib.jsonbody import parse_json
 
 # Envelope events that move the contract, and the status each one means.
 ENVELOPE_EVENT_STATUS = {
@@ -62,10 +62,7 @@ class ConnectMessage:
 
 
 def parse_message(raw_body: bytes) -> ConnectMessage:
-    try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise MalformedBody("Connect message is not JSON (configure eventData.format=json)") from err
+    body = parse_json(raw_body, what="the Connect message (configure eventData.format=json)")
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise MalformedBody("Connect message has no data object")
     data = body["data"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.errors import MalformedBody
+from chalicelib.jsonbody import parse_json
 from chalicelib.store.registry import Source
 
 
@@ -67,12 +67,7 @@ class Adapter(Protocol):
 
 
 def parse_json_object(raw_body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw_body.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise MalformedBody("the body is not UTF-8") from err
-    except json.JSONDecodeError as err:
-        raise MalformedBody(f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}") from err
+    value = parse_json(raw_body)
     if not isinstance(value, dict):
         raise MalformedBody("the body must be a JSON object")
     return value

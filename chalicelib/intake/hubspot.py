@@ -10,7 +10,6 @@ Two bodies arrive on the same URL, both signed by HubSpot with the app's client 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +18,7 @@ from chalicelib.errors import MalformedBody
 from chalicelib.intake.base import InboundEvent, InboundRequest
 from chalicelib.intake.crm import CrmRecord, MappedAdapter, synthesized_key
 from chalicelib.intake.signatures import verify_hubspot_v3
+from chalicelib.jsonbody import parse_json
 from chalicelib.store.registry import Source
 
 MAX_EVENTS = 100  # HubSpot batches at most 100 webhook events per request
@@ -71,12 +71,7 @@ def _card_record(body: Any, raw: bytes) -> CrmRecord:
 
 
 def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise MalformedBody("the body is not UTF-8") from err
-    except json.JSONDecodeError as err:
-        raise MalformedBody(f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}") from err
+    return parse_json(raw)
 
 
 def _webhook_events(source: Source, events: list[Any]) -> list[InboundEvent]:

@@ -19,7 +19,7 @@ Stored shape, per milestone id:
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.contracts.money import decimal_to_str, fraction_digits, minor_units, parse_amount
 from chalicelib.errors import Conflict, MalformedBody, NotFound, ValidationFailed
+from chalicelib.jsonbody import parse_json
 
 from .planning import SettledState
 
@@ -50,6 +51,7 @@ PARTIALLY_PAID = "partially_paid"
 DELIVERED = "delivered"
 OPEN = "open"
 MAX_REFERENCE_LENGTH = 200
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,7 @@ def find_milestone(document: Mapping[str, Any], milestone_id: str) -> MilestoneR
 def parse_execution(body: object) -> ExecutionRequest:
     """The request body, checked on its own (422 listing every problem; 400 if not an object)."""
     if isinstance(body, bytes | str):
-        try:
-            body = json.loads(body or b"null")
-        except ValueError as err:
-            raise MalformedBody(f"the body is not valid JSON: {err}") from None
+        body = parse_json(body or b"null")
     if not isinstance(body, Mapping):
         raise MalformedBody('send a JSON object, e.g. {"status": "paid", "amount": "100.00", "paid_on": "2027-02-01"}')
     problems: list[dict[str, str]] = []
@@ -123,7 +122,8 @@ def parse_execution(body: object) -> ExecutionRequest:
     if body.get(date_field) is not None:
         raw_date = body[date_field]
         try:
-            on = date.fromisoformat(raw_date) if isinstance(raw_date, str) and len(raw_date) == 10 else None
+            # YYYY-MM-DD only: fromisoformat alone also takes 2027-W05-1 (ten characters too).
+            on = date.fromisoformat(raw_date) if isinstance(raw_date, str) and _ISO_DATE.fullmatch(raw_date) else None
         except ValueError:
             on = None
         if on is None:
@@ -161,13 +161,15 @@ def apply_execution(
     """The milestone's new settlement and the timeline event type; (None, "duplicate") when the
     request repeats one already recorded (same payment reference, same delivery date).
 
-    Raises ValidationFailed (wrong kind, amount above what is still open — nothing is, once paid in
-    full — or finer than the currency's minor unit) or Conflict (a delivery already recorded on
-    another date)."""
+    Raises Conflict when the request, valid on its own (`parse_execution`), does not fit this
+    milestone: the wrong kind, an amount above what is still open (nothing is, once paid in full) or
+    finer than the contract currency's minor unit, a delivery already recorded on another date. 409
+    and not 422, because the same body is right for another milestone or at another time: 422 is
+    kept for a body the OpenAPI document itself calls invalid."""
     previous = dict(state or {})
     if request.status == PAID:
         if ref.kind != "payment":
-            raise ValidationFailed(f"milestone {ref.id!r} is a delivery milestone: record it as 'delivered'",
+            raise Conflict(f"milestone {ref.id!r} is a delivery milestone: record it as 'delivered'",
                                    [{"path": "status", "message": "a delivery milestone cannot be paid"}])
         assert ref.amount is not None
         payments = [dict(p) for p in previous.get("payments") or []]
@@ -177,15 +179,15 @@ def apply_execution(
         remaining = ref.amount - already
         places = minor_units(currency)
         if remaining <= 0:
-            raise ValidationFailed(f"milestone {ref.id!r} is already paid in full", [
+            raise Conflict(f"milestone {ref.id!r} is already paid in full", [
                 {"path": "amount", "message": f"nothing is open: {currency} {decimal_to_str(ref.amount)} "
                                               f"planned, {decimal_to_str(_scaled(already, places))} paid"}])
         amount = remaining if request.amount is None else request.amount
         if fraction_digits(amount) > places:
-            raise ValidationFailed("the amount is finer than the currency allows", [
+            raise Conflict("the amount is finer than the currency allows", [
                 {"path": "amount", "message": f"{currency} has {places} decimal places, got {decimal_to_str(amount)}"}])
         if amount > remaining:
-            raise ValidationFailed(f"the amount is more than what is still open on {ref.id!r}", [
+            raise Conflict(f"the amount is more than what is still open on {ref.id!r}", [
                 {"path": "amount", "message": f"at most {decimal_to_str(_scaled(remaining, places))} is open "
                                               f"(planned {decimal_to_str(ref.amount)}, paid "
                                               f"{decimal_to_str(_scaled(already, places))}), got "
@@ -201,7 +203,7 @@ def apply_execution(
                "updated_at": recorded_at.isoformat()}
         return new, f"milestone_{status}"
     if ref.kind != "delivery":
-        raise ValidationFailed(f"milestone {ref.id!r} is a payment milestone: record it as 'paid'",
+        raise Conflict(f"milestone {ref.id!r} is a payment milestone: record it as 'paid'",
                                [{"path": "status", "message": "a payment milestone cannot be delivered"}])
     on = (request.on or today).isoformat()
     if previous.get("status") == DELIVERED:
@@ -306,11 +308,17 @@ def record_execution(
     """Records a payment or a delivery (the API route and the CRM update both call this), then
     re-plans the contract's reminders. Returns the milestone and the contract's milestone totals.
 
-    404 unknown contract or milestone; 409 the contract is not in force, or a delivery is already
-    recorded on another date; 422 a bad request (wrong kind, amount above what is open, bad date)."""
+    Accepted from `completed` on (signed, archive maybe still running): the archive job never
+    writes `milestones`, and it plans the reminders from a fresh read, so what is recorded meanwhile
+    is neither lost nor planned around; the re-plan here (under the same per-contract lease) covers
+    the case where the archive job planned just before this write.
+
+    404 unknown contract or milestone; 409 the contract is not signed yet or has ended, or the
+    request does not fit the milestone (`apply_execution`); 422 a body invalid on its own (bad
+    status, amount or date)."""
     from pynamodb.exceptions import UpdateError
 
-    from chalicelib.contracts.lifecycle import IN_FORCE
+    from chalicelib.contracts.lifecycle import EXECUTION_OPEN
     from chalicelib.store import contracts as store
     from chalicelib.store.models import ContractRecord
 
@@ -325,9 +333,9 @@ def record_execution(
         ref = find_milestone(record.document or {}, milestone_id)
         if ref is None:
             raise NotFound(f"contract {contract_id!r} has no milestone {milestone_id!r}")
-        if record.status not in IN_FORCE:
-            raise Conflict(f"the contract is {record.status}: execution is recorded only while it is in force "
-                           f"(active, expiring or renewed)")
+        if record.status not in EXECUTION_OPEN:
+            raise Conflict(f"the contract is {record.status}: execution is recorded only once it is signed and "
+                           f"while it is in force (completed, active, expiring or renewed)")
         recorded_at = store.now_utc()
         today = (now or recorded_at).astimezone(contract_zone(record.document, tenant_settings(tenant_id))).date()
         stored = dict(record.milestones or {})
@@ -339,10 +347,11 @@ def record_execution(
         stored[milestone_id] = new
         try:
             # The version condition makes two concurrent payments add up instead of one overwriting
-            # the other; the status condition keeps an expired or terminated contract untouched.
+            # the other (every write of the item, the archive job's included, bumps the version); the
+            # status condition keeps an expired or terminated contract untouched.
             record.update(actions=[ContractRecord.milestones.set(stored),
                                    ContractRecord.updated_at.set(recorded_at)],
-                          condition=ContractRecord.status.is_in(*[s.value for s in IN_FORCE]))
+                          condition=ContractRecord.status.is_in(*[s.value for s in EXECUTION_OPEN]))
         except UpdateError:
             continue  # changed under us: read again and re-check against the new state
         detail: dict[str, Any] = {"milestone_id": milestone_id, "kind": ref.kind, "status": new["status"],

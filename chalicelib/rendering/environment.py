@@ -15,9 +15,11 @@ is built once per process and cached in a module global.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import sys
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,11 +139,34 @@ class TenantOverrideLoader:
         globals: Any = None,
     ) -> Template:
         source, filename, uptodate = self.get_source(environment, name)
-        code = environment.compile(source, name, filename)
+        code = _compiled(environment, source, name, filename)
         return environment.template_class.from_code(environment, code, globals or {}, uptodate)
 
     def list_templates(self) -> list[str]:
         return list(self.fallback.list_templates())
+
+
+_COMPILED_LIMIT = 256
+_compiled_code: OrderedDict[tuple[str, str | None, str], Any] = OrderedDict()
+
+
+def _compiled(environment: ImmutableSandboxedEnvironment, source: str, name: str, filename: str | None) -> Any:
+    """Compiled template code, kept per (name, origin, source digest): an overlay has no template
+    cache of its own (an override may change), but the same source compiles to the same code, and
+    compiling is most of a render's cost. Every overlay shares the base environment's settings,
+    which the code depends on."""
+    key = (name, filename, hashlib.sha256(source.encode("utf-8")).hexdigest())
+    with _lock:
+        code = _compiled_code.get(key)
+        if code is not None:
+            _compiled_code.move_to_end(key)
+            return code
+    code = environment.compile(source, name, filename)
+    with _lock:
+        _compiled_code[key] = code
+        while len(_compiled_code) > _COMPILED_LIMIT:
+            _compiled_code.popitem(last=False)
+    return code
 
 
 def _build_environment() -> ImmutableSandboxedEnvironment:

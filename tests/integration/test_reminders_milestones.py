@@ -151,16 +151,20 @@ def test_a_payment_repeated_with_its_reference_is_recorded_once(stack: StackHarn
     assert again.json_body["milestone"]["paid_amount"] == "10000.00"
 
 
+# 422: the body is invalid on its own; 409: valid, but it does not fit this milestone (its kind, what
+# is still open, the contract's currency).
 BAD_REQUESTS: list[tuple[str, Any, int, str | None]] = [
     ("nope", {"status": "paid", "amount": "1.00"}, 404, None),
-    ("dlv-1", {"status": "paid", "amount": "1.00"}, 422, "status"),
-    ("pay-1", {"status": "delivered", "delivered_on": "2030-01-15"}, 422, "status"),
-    ("pay-1", {"status": "paid", "amount": "38400.01"}, 422, "amount"),
+    ("dlv-1", {"status": "paid", "amount": "1.00"}, 409, "status"),
+    ("pay-1", {"status": "delivered", "delivered_on": "2030-01-15"}, 409, "status"),
+    ("pay-1", {"status": "paid", "amount": "38400.01"}, 409, "amount"),
     ("pay-1", {"status": "paid", "amount": "0"}, 422, "amount"),
-    ("pay-1", {"status": "paid", "amount": "1.001"}, 422, "amount"),
+    ("pay-1", {"status": "paid", "amount": "1.001"}, 409, "amount"),
     ("pay-1", {"status": "paid", "amount": 100.5}, 422, "amount"),
     ("pay-1", {"status": "paid", "amount": "100.00", "paid_on": "2030-02-30"}, 422, "paid_on"),
     ("pay-1", {"status": "paid", "amount": "100.00", "paid_on": "yesterday"}, 422, "paid_on"),
+    ("pay-1", {"status": "paid", "amount": "100.00", "paid_on": "2030-W03-1"}, 422, "paid_on"),
+    ("pay-1", {"status": "paid", "reference": " "}, 422, "reference"),
     ("dlv-1", {"status": "delivered", "delivered_on": "15/02/2030"}, 422, "delivered_on"),
     ("pay-1", {"status": "refunded"}, 422, "status"),
     ("pay-1", b'{"status": "paid",', 400, None),
@@ -184,15 +188,15 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(stack: StackHarness) ->
     assert pending_keys(cid) == keys
 
 
-def test_paying_more_than_what_is_open_after_a_partial_payment_is_422(stack: StackHarness) -> None:
+def test_paying_more_than_what_is_open_after_a_partial_payment_is_409(stack: StackHarness) -> None:
     cid = active_contract(stack, sales_2030()).contract_id
     assert post(stack, cid, "pay-1", {"status": "paid", "amount": "38000.00"}).status_code == 200
     too_much = post(stack, cid, "pay-1", {"status": "paid", "amount": "400.01"})
-    assert too_much.status_code == 422
+    assert too_much.status_code == 409 and too_much.json_body["error"]["code"] == "conflict"
     assert "at most 400.00 is open" in too_much.json_body["error"]["details"][0]["message"]
     rest = post(stack, cid, "pay-1", {"status": "paid"})  # no amount: whatever is still open
     assert rest.json_body["milestone"]["status"] == "paid"
-    assert post(stack, cid, "pay-1", {"status": "paid", "amount": "1.00"}).status_code == 422
+    assert post(stack, cid, "pay-1", {"status": "paid", "amount": "1.00"}).status_code == 409
 
 
 def test_a_contract_not_in_force_is_409_and_other_tenants_see_404(stack: StackHarness) -> None:

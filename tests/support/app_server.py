@@ -5,6 +5,7 @@ its pages, while AWS stays mocked by moto in the same process."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,10 +20,14 @@ class LockedHTTP:
     def __init__(self, http: Any, lock: threading.RLock) -> None:
         self._http = http
         self._lock = lock
+        # Every answer the app gave, by status (the tests' and the reliability rows' 5xx count).
+        self.statuses: Counter[int] = Counter()
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Any:
         with self._lock:
-            return self._http.request(method, path, headers=headers, body=body)
+            response = self._http.request(method, path, headers=headers, body=body)
+            self.statuses[response.status_code] += 1
+            return response
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

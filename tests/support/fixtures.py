@@ -5,8 +5,9 @@ and browser tiers."""
 from __future__ import annotations
 
 import io
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,33 @@ def crm(stack: StackHarness) -> Iterator[tuple[str, Any]]:
     registry.clear_cache()
     yield hook, receiver
     stop()
+
+
+# --- reliability rows (RELIABILITY.md) ------------------------------------------------------------
+
+Row = Callable[..., None]
+
+
+@pytest.fixture
+def reliability_row(stack: StackHarness) -> Iterator[Row]:
+    """Records this test's row, and checks it: nothing lost, no duplicate envelope, no 5xx but the
+    503s that ask for a retry (Retry-After), which a CRM or DocuSign turns into the normal answer."""
+    stack.client.http.statuses.clear()
+    rows: list[dict[str, Any]] = []
+
+    def record(scenario: str, volume: str, *, lost: int, duplicate_envelopes: int, detail: str = "",
+               section: str = "faults") -> None:
+        statuses = stack.client.http.statuses
+        row = {"section": section, "scenario": scenario, "volume": volume, "lost": lost,
+               "duplicate_envelopes": duplicate_envelopes,
+               "server_errors": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+               "retry_later_503": statuses.get(503, 0), "requests": sum(statuses.values()), "detail": detail}
+        rows.append(row)
+        path = os.environ.get("SIGNBRIDGE_RELIABILITY_ROWS")
+        if path:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        assert row["lost"] == 0 and row["duplicate_envelopes"] == 0 and row["server_errors"] == 0, row
+
+    yield record
+    assert rows, "a reliability test must record its row"

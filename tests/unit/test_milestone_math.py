@@ -43,7 +43,7 @@ def apply(milestone_id: str, state: dict[str, Any] | None, body: dict[str, Any],
     return apply_execution(ref, state, parse_execution(body), currency=currency, today=TODAY, recorded_at=AT)
 
 
-def problems(err: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
+def problems(err: pytest.ExceptionInfo[ValidationFailed] | pytest.ExceptionInfo[Conflict]) -> dict[str, str]:
     return {d["path"]: d["message"] for d in err.value.details}
 
 
@@ -122,21 +122,25 @@ def test_partial_then_the_rest() -> None:
     assert [p["amount"] for p in state["payments"]] == ["40000.00", "9600.50", "39999.50"]
 
 
-def test_more_than_what_is_open_is_422_and_says_how_much_is() -> None:
+# A body valid on its own that does not fit the milestone is a conflict (409), not an invalid body.
+
+
+def test_more_than_what_is_open_is_409_and_says_how_much_is() -> None:
     state, _ = apply("pay-2", None, {"status": "paid", "amount": "89000.00"})
-    with pytest.raises(ValidationFailed) as err:
+    with pytest.raises(Conflict) as err:
         apply("pay-2", state, {"status": "paid", "amount": "600.01"})
+    assert err.value.status == 409
     assert problems(err)["amount"] == "at most 600.00 is open (planned 89600.00, paid 89000.00), got 600.01"
     paid, _ = apply("pay-2", state, {"status": "paid", "amount": "600.00"})
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         apply("pay-2", paid, {"status": "paid", "amount": "0.01"})
 
 
-def test_finer_than_the_currency_is_422() -> None:
-    with pytest.raises(ValidationFailed) as err:
+def test_finer_than_the_currency_is_409() -> None:
+    with pytest.raises(Conflict) as err:
         apply("pay-1", None, {"status": "paid", "amount": "100.005"})
     assert "CNY has 2 decimal places" in problems(err)["amount"]
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         apply("pay-1", None, {"status": "paid", "amount": "100.5"}, currency="JPY")
 
 
@@ -146,10 +150,10 @@ def test_a_repeated_reference_is_a_duplicate() -> None:
     assert apply("pay-1", state, body) == (None, "duplicate")
 
 
-def test_wrong_kind_is_422() -> None:
-    with pytest.raises(ValidationFailed):
+def test_wrong_kind_is_409() -> None:
+    with pytest.raises(Conflict):
         apply("dlv-1", None, {"status": "paid", "amount": "1.00"})
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         apply("pay-1", None, {"status": "delivered"})
 
 
@@ -203,7 +207,7 @@ def test_payments_never_exceed_the_milestone_and_add_up(cents: list[int]) -> Non
         amount = Decimal(c).scaleb(-2)
         try:
             state, _ = apply("pay-2", state, {"status": "paid", "amount": str(amount)})
-        except ValidationFailed:
+        except Conflict:  # more than what is still open
             continue
     if state is None:
         return

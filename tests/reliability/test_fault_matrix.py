@@ -1,0 +1,195 @@
+"""The fault matrix: each row is a batch of contracts driven through the real pieces (webhook → SQS job
+→ SDK → DocuSign sandbox → Connect → app → archive → CRM callback) while one thing goes wrong, and each
+ends with every contract where it should be, one envelope each, and no 5xx from our code.
+
+Faults come from the doubles' own switches (the sandbox's `/sandbox/faults`, the receiver's
+`/behaviour`, the embedded AWS's transaction conflicts) or from seams where a real process would die
+(the send job's after_create_hook); none replaces our code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.jobs import send as send_job
+from devstack.embedded_aws import inject_transaction_conflicts
+from tests.integration.test_esign_faults import SimulatedCrash, sign_in_browserless
+from tests.reliability.batch import drive, envelopes_per_contract, outcome, post_contracts, timeline_counts
+from tests.support.stack import StackHarness
+
+pytestmark = pytest.mark.reliability
+
+BATCH = 20
+SENT = frozenset({"sent"})
+SIGNED = frozenset({"active"})
+
+
+def test_docusign_down(stack: StackHarness, reliability_row: Any) -> None:
+    """DocuSign answers 5xx to the next 30 REST calls: jobs back off and retry; all are sent."""
+    stack.sandbox("POST", "/sandbox/faults", {"rest_5xx": 30})
+    ids = post_contracts(stack, BATCH, "down")
+    drive(stack, ids, SENT)
+    result = outcome(stack, ids, SENT)
+    reliability_row("DocuSign down (30 calls answered 500)", f"{BATCH} contracts", lost=result["lost"],
+                    duplicate_envelopes=result["duplicate_envelopes"], detail=str(dict(result["statuses"])))
+
+
+@pytest.mark.parametrize("kind", ["rate_limit_burst", "rate_limit_hourly"])
+def test_docusign_rate_limited(stack: StackHarness, reliability_row: Any, kind: str) -> None:
+    """DocuSign refuses 30 calls with its rate-limit 400 (burst or hourly): retried, none failed."""
+    stack.sandbox("POST", "/sandbox/faults", {kind: 30})
+    ids = post_contracts(stack, BATCH, kind.replace("_", "-"))
+    drive(stack, ids, SENT)
+    result = outcome(stack, ids, SENT)
+    reliability_row(f"DocuSign rate limited ({kind}, 30 calls)", f"{BATCH} contracts", lost=result["lost"],
+                    duplicate_envelopes=result["duplicate_envelopes"], detail=str(dict(result["statuses"])))
+
+
+def test_worker_killed_after_docusign_accepted(stack: StackHarness, reliability_row: Any) -> None:
+    """Every send job dies once right after DocuSign created the envelope (Lambda timeout, OOM): SQS
+    delivers it again; the job finds the envelope it made instead of making a second one."""
+    ids = post_contracts(stack, BATCH, "killed")
+    crashed: set[str] = set()
+
+    def die_once(ref: Any) -> None:
+        if ref.envelope_id not in crashed:
+            crashed.add(ref.envelope_id)
+            raise SimulatedCrash("the Lambda was killed")
+
+    send_job.after_create_hook = die_once
+    try:
+        in_flight = [stack.receive_job("send") for _ in range(BATCH)]
+        for message in in_flight:
+            with pytest.raises(SimulatedCrash):
+                stack.run_job(message)
+        for message in in_flight:
+            stack.release_job(message)  # its visibility timeout ran out: SQS delivers it again
+        drive(stack, ids, SENT)
+    finally:
+        send_job.after_create_hook = None
+    result = outcome(stack, ids, SENT)
+    assert len(crashed) == BATCH
+    recovered = sum(1 for cid in ids if any(e.get("detail", {}).get("how") == "recovered"
+                                            for e in stack.timeline(cid) if e["type"] == "envelope_sent"))
+    reliability_row("worker killed mid-job (after DocuSign accepted)", f"{BATCH} contracts, {BATCH} kills",
+                    lost=result["lost"], duplicate_envelopes=result["duplicate_envelopes"],
+                    detail=f"{recovered} envelopes recovered by their contractId field")
+
+
+def _sign_all(stack: StackHarness, ids: list[str]) -> None:
+    for cid in ids:
+        sign_in_browserless(stack, cid, 1)
+
+
+@pytest.mark.parametrize("fault", ["connect_drop", "connect_duplicate", "connect_reorder"])
+def test_connect_lost_duplicated_reordered(stack: StackHarness, reliability_row: Any, fault: str) -> None:
+    """Connect messages about the signing are lost (reconcile repairs), sent twice, or out of order:
+    each contract is signed, archived and active once."""
+    count = 10
+    ids = post_contracts(stack, count, fault.replace("_", "-"), embedded=True)
+    drive(stack, ids, SENT)
+    stack.settle_connect()
+    if fault == "connect_reorder":
+        for cid in ids:  # one held back per signing: the message after it overtakes it
+            stack.sandbox("POST", "/sandbox/faults", {"connect_reorder": 1})
+            sign_in_browserless(stack, cid, 1)
+            stack.settle_connect()
+    else:
+        stack.sandbox("POST", "/sandbox/faults", {fault: 1000})
+        _sign_all(stack, ids)
+        stack.settle_connect()
+        stack.sandbox("DELETE", "/sandbox/faults")
+    if fault == "connect_drop":
+        summary = stack.fire_schedule("daily_reconcile", "2026-11-30T02:30:00Z")
+        assert summary["failed"] == 0, summary
+    drive(stack, ids, SIGNED)
+    result = outcome(stack, ids, SIGNED)
+    doubled = 0
+    for cid in ids:
+        counts = timeline_counts(stack, cid, "envelope_completed", "archived", "active")
+        doubled += sum(n - 1 for n in counts.values() if n > 1)
+    assert doubled == 0
+    names = {"connect_drop": "Connect lost (every message; reconcile repairs)",
+             "connect_duplicate": "Connect duplicated (every message twice)",
+             "connect_reorder": "Connect reordered (one message held per signing)"}
+    reliability_row(names[fault], f"{count} contracts signed", lost=result["lost"],
+                    duplicate_envelopes=result["duplicate_envelopes"],
+                    detail=f"steps recorded twice: {doubled}; {dict(result['statuses'])}")
+
+
+def test_callback_receiver_down(stack: StackHarness, crm: Any, reliability_row: Any) -> None:
+    """The CRM's endpoint answers 503 to the next 40 callbacks: each callback is retried until it
+    is taken; none is lost and none is delivered twice as a new message."""
+    _hook, receiver = crm
+    receiver.set_behaviour({"status": 503, "fail_times": 40})
+    ids = post_contracts(stack, BATCH, "crm-down")
+    drive(stack, ids, SENT)
+    for _ in range(200):
+        stack.drain_jobs(max_rounds=1000)
+        if receiver.behaviour.fail_times == 0 and not _callbacks_queued(stack):
+            break
+    result = outcome(stack, ids, SENT)
+    taken = [e for e in receiver.snapshot()["callbacks"] if e["answered"] == 200]
+    per_contract: dict[str, set[str]] = {}
+    for entry in taken:
+        per_contract.setdefault(entry["contract_id"], set()).add(entry["status"])
+    # Every status change is told once: sending, then sent (received is the answer to the webhook).
+    missing = sum(1 for cid in ids if not {"sending", "sent"} <= per_contract.get(cid, set()))
+    ids_taken = [e["webhook_id"] for e in taken]
+    reliability_row("CRM callback receiver down (40 callbacks answered 503)", f"{BATCH} contracts",
+                    lost=result["lost"] + missing, duplicate_envelopes=result["duplicate_envelopes"],
+                    detail=f"{len(taken)} callbacks taken, {len(ids_taken) - len(set(ids_taken))} taken twice")
+
+
+def _callbacks_queued(stack: StackHarness) -> bool:
+    from chalicelib.aws import client, queue_url
+    from chalicelib.config import settings
+
+    attributes = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(settings().jobs_queue_name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
+                        "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return any(int(v) for v in attributes.values())
+
+
+def test_store_conflicts(stack: StackHarness, reliability_row: Any) -> None:
+    """DynamoDB cancels transactions for conflicts now and then (TransactionConflict), during intake
+    and during the jobs: intake answers 503 + Retry-After and the CRM's retry lands; jobs retry."""
+    inject_transaction_conflicts(15)
+    ids = post_contracts(stack, BATCH, "conflicts")
+    inject_transaction_conflicts(15)
+    drive(stack, ids, SENT)
+    inject_transaction_conflicts(0)
+    result = outcome(stack, ids, SENT)
+    per = envelopes_per_contract(stack, ids)
+    reliability_row("store conflicts (30 transactions cancelled: TransactionConflict)", f"{BATCH} contracts",
+                    lost=result["lost"], duplicate_envelopes=result["duplicate_envelopes"],
+                    detail=f"{sum(per.values())} envelopes")
+
+
+def test_ses_throttled(stack: StackHarness, reliability_row: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SES refuses 30 sends (429 Throttling) while a busy hour of reminders goes out in pages:
+    botocore retries, then the page is retried through the queue; each reminder is sent once."""
+    from collections import Counter
+
+    from tests.integration.test_reminders_fanout import AT, clone_contracts, drain, fire, states, subject
+
+    monkeypatch.setenv("SIGNBRIDGE_REMINDER_PAGE_SIZE", "10")
+    monkeypatch.setenv("SIGNBRIDGE_SES_MAX_SEND_RATE", "0")
+    from tests.integration.test_reminders_support import ses_throttled
+
+    volume = 100
+    clones = clone_contracts(stack, volume)
+    fire(stack, AT)
+    with ses_throttled(30):
+        drain(stack)
+    drain(stack)
+    sent = Counter(e.subject for e in stack.sent_emails())
+    expected = Counter(subject(n) for n in clones.numbers)
+    missing = sum((expected - sent).values())
+    twice = sum((sent - expected).values())
+    assert states(clones.keys) == Counter({"sent": volume})
+    reliability_row("SES throttled (30 sends answered 429)", f"{volume} reminders due in one hour",
+                    lost=missing, duplicate_envelopes=0, detail=f"emails sent twice: {twice}")
+    assert twice == 0
