@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.constant_time import equal
 from chalicelib.errors import MalformedBody, Unauthorized
 from chalicelib.jsonbody import parse_json
 
@@ -33,7 +34,7 @@ def verify_hmac(keys: Sequence[str], headers: Mapping[str, str], raw_body: bytes
         raise Unauthorized("missing X-DocuSign-Signature header")
     for key in keys:
         expected = base64.b64encode(hmac.new(key.encode(), raw_body, hashlib.sha256).digest()).decode()
-        if any(hmac.compare_digest(expected, sig.strip()) for sig in signatures):
+        if any(equal(sig.strip(), expected) for sig in signatures):
             return
     raise Unauthorized("Connect signature does not match")
 
@@ -61,6 +62,13 @@ class ConnectMessage:
         return ENVELOPE_EVENT_STATUS.get(self.event)
 
 
+def _count(value: Any) -> int:
+    """retryCount as DocuSign sends it (a number, sometimes a numeric string); anything else is 0:
+    it is informational, and a malformed one must not refuse the message."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+
+
 def parse_message(raw_body: bytes) -> ConnectMessage:
     body = parse_json(raw_body, what="the Connect message (configure eventData.format=json)")
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
@@ -84,5 +92,5 @@ def parse_message(raw_body: bytes) -> ConnectMessage:
         tenant_id=fields.get("tenantId"),
         voided_reason=summary.get("voidedReason"),
         recipients=tuple(s for s in signers if isinstance(s, dict)),
-        retry_count=int(body.get("retryCount") or 0),
+        retry_count=_count(body.get("retryCount")),
     )

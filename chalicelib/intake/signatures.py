@@ -8,6 +8,7 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
+from chalicelib.constant_time import equal, matches_any
 from chalicelib.errors import Unauthorized
 
 STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 300  # the standardwebhooks library's window (5 minutes)
@@ -81,7 +82,8 @@ def verify_hubspot_v3(
     timestamp = lowered.get("x-hubspot-request-timestamp")
     if not signature or not timestamp:
         raise Unauthorized("missing signature: X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp are required")
-    if not timestamp.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" or "١", which int() then refuses.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
         raise Unauthorized("malformed X-HubSpot-Request-Timestamp header")
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - int(timestamp)) > HUBSPOT_TOLERANCE_MS:
@@ -91,23 +93,12 @@ def verify_hubspot_v3(
     for secret in secrets:
         for uri in dict.fromkeys(uris):
             expected = hubspot_v3_signature(secret, method, uri, raw_body, timestamp)
-            if hmac.compare_digest(expected.encode(), signature.strip().encode()):
+            if equal(signature.strip(), expected):
                 return
     raise Unauthorized("signature does not match the request (method, URL, body and timestamp)")
 
 
 # --- shared tokens and basic auth (schemes without a signature over the body) ---------------------
-
-
-def matches_any(candidate: str | None, secrets: Sequence[str]) -> bool:
-    """Constant-time comparison against every active secret (rotation keeps two valid)."""
-    if not candidate:
-        return False
-    found = False
-    for secret in secrets:
-        # No early exit: the time taken does not tell which secret (if any) matched.
-        found |= hmac.compare_digest(candidate.encode(), secret.encode())
-    return found
 
 
 def verify_token(secrets: Sequence[str], candidates: Sequence[str | None], where: str) -> None:
@@ -133,6 +124,6 @@ def verify_basic_auth(username: str | None, secrets: Sequence[str], authorizatio
         raise Unauthorized("malformed Authorization header")
     if not username or not secrets:
         raise Unauthorized("no credentials are configured for this source")
-    user_ok = hmac.compare_digest(user.encode(), username.encode())
+    user_ok = equal(user, str(username))
     if not (matches_any(password, secrets) and user_ok):
         raise Unauthorized("user name or password does not match")
