@@ -31,7 +31,15 @@ from urllib.parse import quote
 from chalicelib.aws import client, get_secret_json
 from chalicelib.config import settings
 from chalicelib.intake.service import KINDS
-from chalicelib.store.registry import Source, active_secrets, get_source, iter_sources, put_source
+from chalicelib.store.registry import (
+    Source,
+    active_secrets,
+    check_tenant_id,
+    get_source,
+    iter_sources,
+    put_source,
+    secret_problem,
+)
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 _SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}[a-z0-9]")
@@ -52,6 +60,13 @@ class SourceInfo:
         return {"source_id": self.source.source_id, "tenant_id": self.source.tenant_id, "kind": self.source.kind,
                 "webhook_url": self.webhook_url, "secret": self.secret, "setup": self.setup,
                 "options": self.source.options}
+
+
+def _checked_secret(secret: str) -> str:
+    problem = secret_problem(secret)
+    if problem:
+        raise AdminError(f"--secret refused: {problem}")
+    return secret
 
 
 def secret_name(source_id: str) -> str:
@@ -126,10 +141,14 @@ def add_source(
 ) -> SourceInfo:
     if not _SOURCE_ID.fullmatch(source_id):
         raise AdminError("a source id is 3-64 characters: lower-case letters, digits, '-' and '_'")
+    try:
+        check_tenant_id(tenant_id)
+    except ValueError as err:
+        raise AdminError(str(err)) from None
     checked = validate(kind, options or {}, mapping)
     if not replace_existing and get_source_fresh(source_id) is not None:
         raise AdminError(f"source {source_id!r} exists; pass --replace to overwrite it")
-    value = secret or new_secret(kind, checked)
+    value = _checked_secret(secret) if secret is not None else new_secret(kind, checked)
     name = secret_name(source_id)
     _write_secret(name, {"secrets": [{"value": value, "expires_at": None}]}, create=True)
     source = Source(source_id=source_id, tenant_id=tenant_id, kind=kind, secret_id=name, options=checked,
@@ -154,7 +173,7 @@ def rotate_secret(
     if not source.secret_id:
         raise AdminError(f"source {source_id!r} has no secret to rotate")
     now = now or datetime.now(UTC)
-    value = secret or new_secret(source.kind, source.options)
+    value = _checked_secret(secret) if secret is not None else new_secret(source.kind, source.options)
     cutoff = now + overlap
     kept: list[dict[str, Any]] = []
     for entry in _entries(source.secret_id):

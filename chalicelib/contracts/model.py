@@ -74,6 +74,41 @@ Text = Annotated[str, Strict(), AfterValidator(_not_blank),
                  WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})]
 OptionalText = Annotated[str, Strict()]
 
+# Single-line text: what goes into email subjects, headers, file names and DocuSign's envelope
+# subject (number, title, names). A line break there would fail every email about the contract.
+MAX_LINE = 500
+_NOT_IN_A_LINE = "\x00-\x1f\x7f\u0085\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{_NOT_IN_A_LINE}]")
+
+
+def _one_line(value: str) -> str:
+    _not_blank(value)
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be a single line: no line breaks or control characters")
+    if len(value) > MAX_LINE:
+        raise ValueError(f"must be at most {MAX_LINE} characters")
+    return value
+
+
+Line = Annotated[str, Strict(), AfterValidator(_one_line), WithJsonSchema({
+    "type": "string", "minLength": 1, "maxLength": MAX_LINE,
+    "pattern": f"^[^{_NOT_IN_A_LINE}]*[^\\s{_NOT_IN_A_LINE}][^{_NOT_IN_A_LINE}]*$"})]
+
+# Identifiers that become parts of stored keys (a CRM record id, a milestone id): a documented
+# character set without '#', the keys' separator, so no value can forge another's key.
+IDENTIFIER_PATTERN = r"[A-Za-z0-9._:@/+=-]{1,128}"
+_IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER_RE.fullmatch(value):
+        raise ValueError("must be 1 to 128 characters: letters, digits and . _ : @ / + = -")
+    return value
+
+
+Identifier = Annotated[str, Strict(), AfterValidator(_identifier),
+                       WithJsonSchema({"type": "string", "pattern": f"^{IDENTIFIER_PATTERN}$"})]
+
 # Deliberately simple (no email-validator dependency): one @, a dotted domain of sane labels,
 # no spaces. DocuSign does its own stricter check; this catches mapping mistakes early.
 _EMAIL_RE = re.compile(
@@ -254,7 +289,7 @@ class _Model(BaseModel):
 
 
 class Person(_Model):
-    name: Text
+    name: Line
     email: Email
 
 
@@ -263,7 +298,7 @@ class Contact(Person):
 
 
 class Party(_Model):
-    name: Text
+    name: Line
     address: Text
     contact: Contact
 
@@ -275,22 +310,22 @@ class Parties(_Model):
 
 class Signer(_Model):
     party: PartyRole
-    name: Text
+    name: Line
     email: Email
     routing_order: RoutingOrder  # 1-based; equal values sign in parallel
     delivery: SignerDelivery  # email: DocuSign mails the link; embedded: we serve the signing link
 
 
 class PaymentMilestone(_Model):
-    id: Text
-    name: Text
+    id: Identifier
+    name: Line
     due_date: IsoDate
     amount: PositiveDecimal
 
 
 class DeliveryMilestone(_Model):
-    id: Text
-    name: Text
+    id: Identifier
+    name: Line
     due_date: IsoDate
 
 
@@ -376,10 +411,10 @@ class OrderedSigner:
 class Contract(_Model):
     """The canonical contract. Build it with `parse_contract`, not `model_validate`."""
 
-    crm_record_id: Text
-    number: Text
+    crm_record_id: Identifier
+    number: Line
     type: ContractType
-    title: Text
+    title: Line
     locale: Locale
     time_zone: TimeZoneName | None = None
     currency: Currency

@@ -94,7 +94,7 @@ def _accept(source: Source, event: InboundEvent) -> IntakeResult:
         raise _validation_error(invalid, event.field_sources) from invalid
     if envelope.event == "contract.created":
         return events.created(source, event, envelope.contract)
-    repeat = store.find_by_delivery(source.source_id, event.delivery_id)
+    repeat = store.find_by_delivery(source.source_id, event.delivery_id, source.tenant_id)
     if repeat is not None:
         return IntakeResult(200, events.summary(repeat))
     if envelope.event == "contract.updated":

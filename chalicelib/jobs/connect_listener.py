@@ -12,11 +12,13 @@ from chalicelib.config import settings
 from chalicelib.errors import RetryableError
 from chalicelib.esign.connect import parse_message, verify_hmac
 from chalicelib.observability import logger
+from chalicelib.store.registry import usable_secrets
 
 
 def connect_keys() -> list[str]:
     value = get_secret_json(settings().docusign_connect_keys_secret)
-    return [str(k) for k in (value.get("keys", []) if isinstance(value, dict) else value)]
+    keys = value.get("keys", []) if isinstance(value, dict) else value
+    return usable_secrets(list(keys) if isinstance(keys, list) else [], "DocuSign Connect keys")
 
 
 def receive_connect(headers: Mapping[str, str], raw_body: bytes) -> tuple[int, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -30,13 +31,23 @@ class Email:
     attachments: Sequence[Attachment] = field(default_factory=tuple)
 
 
+# Line breaks and control characters in a header would make the mail library raise (or, written
+# raw, inject headers). Intake refuses them in single-line fields; this keeps any text that reaches a
+# subject (a stored contract from before, a tenant's template) from stopping an email.
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    return _NOT_IN_HEADERS.sub(" ", value).strip()
+
+
 def build_mime(email: Email, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr(("signbridge", sender))
-    message["To"] = ", ".join(email.to)
+    message["To"] = ", ".join(header_text(a) for a in email.to)
     if email.cc:
-        message["Cc"] = ", ".join(email.cc)
-    message["Subject"] = email.subject
+        message["Cc"] = ", ".join(header_text(a) for a in email.cc)
+    message["Subject"] = header_text(email.subject)
     message["Message-ID"] = make_msgid(domain=sender.split("@", 1)[-1])
     # base64 keeps the message 7-bit clean (Chinese text survives every relay)
     message.set_content(email.text, cte="base64")

@@ -81,7 +81,7 @@ def create_contract(
     """Creates the contract, its CRM-record claim, the delivery key and the first event in one
     transaction; a repeated delivery (or the same CRM record again) returns what exists."""
     crm_record_id = str(document["crm_record_id"])
-    existing = find_by_delivery(source_id, delivery_id) or find_by_crm_record(tenant_id, crm_record_id)
+    existing = find_by_delivery(source_id, delivery_id, tenant_id) or find_by_crm_record(tenant_id, crm_record_id)
     if existing is not None:
         return CreateResult(existing, created=False)
 
@@ -123,7 +123,7 @@ def create_contract(
         # Lost a race with a concurrent delivery of the same event or CRM record; or the store was
         # busy (a transaction in progress on the same keys, throttling): then the caller retries.
         raise_if_transient(err)
-        winner = find_by_delivery(source_id, delivery_id) or find_by_crm_record(tenant_id, crm_record_id)
+        winner = find_by_delivery(source_id, delivery_id, tenant_id) or find_by_crm_record(tenant_id, crm_record_id)
         if winner is None:  # the winner's write is not readable yet: the retry will find it
             raise StoreBusy(f"a concurrent delivery of CRM record {crm_record_id} is being stored") from err
         return CreateResult(winner, created=False)
@@ -145,20 +145,24 @@ def remember_delivery(tenant_id: str, source_id: str, delivery_id: str, contract
         pass
 
 
-def find_by_delivery(source_id: str, delivery_id: str) -> ContractRecord | None:
-    return _resolve_key(f"delivery#{source_id}#{delivery_id}")
+def find_by_delivery(source_id: str, delivery_id: str, tenant_id: str | None = None) -> ContractRecord | None:
+    return _resolve_key(f"delivery#{source_id}#{delivery_id}", tenant_id)
 
 
 def find_by_crm_record(tenant_id: str, crm_record_id: str) -> ContractRecord | None:
-    return _resolve_key(f"crm#{tenant_id}#{crm_record_id}")
+    return _resolve_key(f"crm#{tenant_id}#{crm_record_id}", tenant_id)
 
 
-def _resolve_key(key: str) -> ContractRecord | None:
+def _resolve_key(key: str, tenant_id: str | None) -> ContractRecord | None:
+    """The contract a claim points at, only if it is the expected tenant's: keys are built from ids
+    that cannot hold the separator (validated at the edge), and a lookup checks what it found too."""
     try:
         claim = KeyRecord.get(key, consistent_read=True)
     except DoesNotExist:
         return None
     if claim.tenant_id is None or claim.contract_id is None:
+        return None
+    if tenant_id is not None and claim.tenant_id != tenant_id:
         return None
     return find_contract(claim.tenant_id, claim.contract_id)
 

@@ -4,6 +4,7 @@ secrets that are only compared (API keys) are stored as sha256."""
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -47,15 +48,46 @@ class Source:
         one until its overlap window ends. Expired entries are ignored."""
         if not self.secret_id:
             return []
-        return active_secrets(get_secret_json(self.secret_id), now_utc())
+        return usable_secrets(active_secrets(get_secret_json(self.secret_id), now_utc()), f"source {self.source_id}")
+
+
+MIN_SECRET_LENGTH = 16  # our generated secrets are 32+ characters; HubSpot's client secret is a UUID
+
+
+def secret_problem(value: object) -> str | None:
+    """Why a value cannot serve as a secret, or None. An empty or short secret would let anyone sign
+    (HMAC with an empty key is computable by all), so it is refused when stored and ignored when read."""
+    if not isinstance(value, str):
+        return "a secret must be text"
+    if len(value.strip()) < MIN_SECRET_LENGTH or value != value.strip():
+        return f"a secret must be at least {MIN_SECRET_LENGTH} characters, without surrounding spaces"
+    return None
+
+
+def usable_secrets(values: list[Any], where: str) -> list[str]:
+    """The values that can serve as secrets; each one that cannot is logged (ERROR) and counted, never
+    used: a broken secret fails closed."""
+    from chalicelib.observability import count, logger
+
+    usable: list[str] = []
+    for value in values:
+        problem = secret_problem(value)
+        if problem is None:
+            usable.append(value)
+        else:
+            logger.error("stored secret ignored", extra={"where": where, "problem": problem})
+            count("SecretsIgnored", where=where)
+    return usable
 
 
 def active_secrets(value: Mapping[str, Any], now: datetime) -> list[str]:
     """`{"secrets": [{"value": ..., "expires_at": ISO | null}, ...]}` -> the values still valid at
     `now`, in stored order (a rotation appends the new one). Plain strings are secrets without
-    expiry (the first seeds wrote that shape)."""
+    expiry (the first seeds wrote that shape). Values that cannot be secrets (empty, short, not
+    text) are left out by the caller (`usable_secrets`)."""
     values: list[str] = []
-    for entry in value.get("secrets", []) or []:
+    entries = (value.get("secrets") or []) if isinstance(value, Mapping) else []
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, str):
             values.append(entry)
             continue
@@ -123,12 +155,27 @@ def tenant_for_api_key(api_key: str) -> str | None:
     return item.tenant_id if item else None
 
 
+# Tenant and source ids become parts of stored keys ("crm#{tenant}#{record}", "source#{id}"): a
+# documented character set without '#', the keys' separator.
+TENANT_ID_PATTERN = r"[a-z0-9][a-z0-9_-]{1,63}"
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    if not isinstance(tenant_id, str) or not _TENANT_ID.fullmatch(tenant_id):
+        raise ValueError(f"tenant id {tenant_id!r} is not 2-64 characters of a-z, 0-9, '-' and '_' (starting with "
+                         "a letter or digit)")
+    return tenant_id
+
+
 def put_tenant(tenant_id: str, name: str, settings: dict[str, Any] | None = None) -> None:
+    check_tenant_id(tenant_id)
     RegistryRecord(key=f"tenant#{tenant_id}", kind="tenant", tenant_id=tenant_id,
                    data={"name": name, "settings": settings or {}}, created_at=now_utc()).save()
 
 
 def put_source(source: Source) -> None:
+    check_tenant_id(source.tenant_id)
     RegistryRecord(
         key=f"source#{source.source_id}",
         kind="source",

@@ -1,0 +1,72 @@
+"""Secrets fail closed: an empty or malformed secret is refused when stored and ignored when read
+(with an ERROR log and a metric), so nobody can sign with an empty key. Before, an empty string in a
+source's secret list was active: a HubSpot request signed with an empty key was accepted."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.admin.sources import AdminError, add_source, rotate_secret
+from chalicelib.store.registry import secret_problem, usable_secrets
+from devstack.crm_samples import hubspot_headers, raw
+from tests.support.stack import StackHarness
+
+
+def _store_secret_list(secret_id: str, values: list[Any]) -> None:
+    from chalicelib.aws import client, reset_clients
+
+    client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps({"secrets": values}))
+    reset_clients()  # the 60 s secret cache
+
+
+@pytest.mark.parametrize("value", ["", " ", "short", "x" * 15, f" {'x' * 20}", 12345678901234567890, None])
+def test_what_cannot_be_a_secret(value: object) -> None:
+    assert secret_problem(value) is not None
+    assert usable_secrets([value], "test") == []
+
+
+def test_a_secret_of_sixteen_characters_or_more_is_usable() -> None:
+    assert usable_secrets(["x" * 16, "", "a-real-client-secret"], "test") == ["x" * 16, "a-real-client-secret"]
+
+
+def test_a_hubspot_source_with_an_empty_stored_secret_refuses_an_empty_key(stack: StackHarness) -> None:
+    from chalicelib.store.registry import get_source
+
+    source = stack.sources["demo-hubspot"]
+    secret_id = get_source("demo-hubspot").secret_id
+    _store_secret_list(secret_id, [{"value": "", "expires_at": None}, "", source["secret"]])
+    body = raw("hubspot_card.json")
+    forged = stack.client.http.post("/v1/webhooks/demo-hubspot", body=body,
+                                    headers=hubspot_headers("", source["webhook_url"], body))
+    assert forged.status_code == 401, forged.body
+    genuine = stack.client.http.post("/v1/webhooks/demo-hubspot", body=body,
+                                     headers=hubspot_headers(source["secret"], source["webhook_url"], body))
+    assert genuine.status_code in (200, 202), genuine.body
+
+
+def test_connect_keys_with_an_empty_key_refuse_an_empty_key_signature(stack: StackHarness) -> None:
+    from chalicelib.aws import client, reset_clients
+    from chalicelib.config import settings
+
+    client("secretsmanager").put_secret_value(SecretId=settings().docusign_connect_keys_secret,
+                                              SecretString=json.dumps({"keys": [""]}))
+    reset_clients()
+    body = json.dumps({"event": "envelope-sent", "data": {"envelopeId": "e-1"}}).encode()
+    signature = base64.b64encode(hmac.new(b"", body, hashlib.sha256).digest()).decode()
+    answer = stack.client.http.post("/v1/esign/docusign/connect", body=body, headers={
+        "Content-Type": "application/json", "X-DocuSign-Signature-1": signature})
+    assert answer.status_code == 401, answer.body
+
+
+@pytest.mark.parametrize("secret", ["", "   ", "too-short"])
+def test_the_admin_refuses_to_store_a_weak_secret(stack: StackHarness, secret: str) -> None:
+    with pytest.raises(AdminError, match="--secret refused"):
+        add_source("weak-source", stack.tenant_id, "zoho", secret=secret)
+    with pytest.raises(AdminError, match="--secret refused"):
+        rotate_secret("demo-zoho", secret=secret)
