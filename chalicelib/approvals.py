@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.api import contract_view, load_contract
-from chalicelib.contracts.approval import approvers, needs_approval
+from chalicelib.contracts.approval import approvers, document_version, needs_approval
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.errors import Conflict, RetryableError, ValidationFailed
 from chalicelib.jsonbody import parse_json
@@ -47,7 +47,8 @@ def request_approval(record: ContractRecord, reasons: list[str]) -> str:
         logger.warning("approval needed but the tenant has no approvers", extra={"contract_id": record.contract_id})
         store.append_event(record, "approval_request_failed", {"error": "no approvers configured"})
         return "pending approval (no approvers to ask)"
-    claim = f"approval-email#{record.tenant_id}#{record.contract_id}"
+    # Once per version of the document: a changed contract is put to the approvers again.
+    claim = f"approval-email#{record.tenant_id}#{record.contract_id}#{document_version(record.document or {})}"
     if not store.claim_once(claim, APPROVAL_EMAIL_CLAIM_TTL, tenant_id=record.tenant_id,
                             contract_id=record.contract_id):
         return "pending approval (approvers already asked)"
@@ -117,8 +118,12 @@ def api_actor(authorization: str | None) -> str:
 def approve(tenant_id: str, contract_id: str, raw_body: bytes, actor: str) -> dict[str, Any]:
     reason = _reason(raw_body, required=False)
     record = _load_in(tenant_id, contract_id, {Status.PENDING_APPROVAL}, "approved")
-    detail = {"by": actor, **({"reason": reason} if reason else {})}
-    moved = _move(record, Status.APPROVED, "approved", detail, reason)
+    # The approval binds to the document as read here; the send job sends only this version (a CRM
+    # update that lands after this read sends the contract back to the gate).
+    version = document_version(record.document or {})
+    detail = {"by": actor, "version": version, **({"reason": reason} if reason else {})}
+    moved = _move(record, Status.APPROVED, "approved", detail, reason,
+                  actions=[ContractRecord.approved_version.set(version)])
     from chalicelib.intake.events import enqueue_send
 
     enqueue_send(moved)
@@ -174,11 +179,11 @@ def _load_in(tenant_id: str, contract_id: str, allowed: set[Status] | frozenset[
 
 
 def _move(record: ContractRecord, target: Status, event_type: str, detail: dict[str, Any],
-          reason: str | None) -> ContractRecord:
+          reason: str | None, actions: list[Any] | None = None) -> ContractRecord:
     from chalicelib.jobs.transitions import transition  # status changes also notify the CRM
 
     try:
-        return transition(record, target, event_type=event_type, detail=detail, reason=reason)
+        return transition(record, target, event_type=event_type, detail=detail, reason=reason, actions=actions or ())
     except store.StaleStatus as err:
         raise _changed(record, target.value) from err
 

@@ -73,3 +73,30 @@ def approvers(rules: Mapping[str, Any] | None) -> list[str]:
     if isinstance(value, str):
         value = [value]
     return [str(v).strip() for v in value if str(v).strip()]
+
+
+# Fields a CRM may set on a milestone to report execution: not part of what is approved or signed.
+_EXECUTION_FIELDS = frozenset({"status", "paid_amount", "paid_on", "delivered_on"})
+
+
+def document_version(document: Mapping[str, Any]) -> str:
+    """A short digest of the canonical document as it would be signed (execution reports aside): an
+    approval binds to it, and the send job sends only the version that was approved."""
+    import hashlib
+    import json
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    signed = clean(document)
+    for section in ("payment", "delivery"):
+        part = signed.get(section)
+        if isinstance(part, dict) and isinstance(part.get("milestones"), list):
+            part["milestones"] = [{k: v for k, v in m.items() if k not in _EXECUTION_FIELDS}
+                                  if isinstance(m, dict) else m for m in part["milestones"]]
+    text = json.dumps(signed, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -37,10 +37,11 @@ S = Status
 # - sent -> completed: Connect may deliver "completed" without "delivered" (embedded signing).
 # - renewed -> renewed: an auto-renewing contract renews once per term.
 # - completed -> active only after the signed PDF is archived.
+# - approved -> pending_approval: the document changed after it was approved; it is approved again.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RECEIVED: frozenset({S.PENDING_APPROVAL, S.SENDING, S.SEND_FAILED, S.VOIDED}),
     S.PENDING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.VOIDED}),
-    S.APPROVED: frozenset({S.SENDING, S.SEND_FAILED, S.VOIDED}),
+    S.APPROVED: frozenset({S.SENDING, S.SEND_FAILED, S.VOIDED, S.PENDING_APPROVAL}),
     S.SENDING: frozenset({S.SENT, S.SEND_FAILED, S.VOIDED}),
     S.SEND_FAILED: frozenset({S.SENDING, S.PENDING_APPROVAL, S.VOIDED}),
     S.SENT: frozenset({S.DELIVERED, S.COMPLETED, S.DECLINED, S.VOIDED}),

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.aws import enqueue
+from chalicelib.contracts.approval import document_version
 from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, EXECUTION_OPEN, TERMINAL, Status
 from chalicelib.errors import Conflict
 from chalicelib.intake.base import InboundEvent, IntakeResult
@@ -73,11 +74,24 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
         )
     if not changed and status != Status.SEND_FAILED:
         return _done(source, event, existing, 200)
+    back_to_gate = None
+    if status == Status.APPROVED:
+        # An approval binds to the document approved: a changed one goes back to the gate, in the same
+        # write that replaces it, so no send job can ever see the new document as approved.
+        back_to_gate = {"reasons": [f"the contract changed after it was approved ({', '.join(changed)})"],
+                        "approved_version": existing.approved_version, "version": document_version(document),
+                        "delivery_id": event.delivery_id}
     try:
         record = store.replace_document(
             existing, document, signer_states(document), event_type="updated",
-            detail={"source_id": source.source_id, "delivery_id": event.delivery_id, "changed": changed},
+            detail={"source_id": source.source_id, "delivery_id": event.delivery_id, "changed": changed,
+                    "version": document_version(document)},
+            move_to=Status.PENDING_APPROVAL if back_to_gate else None, move_detail=back_to_gate,
         )
+        if back_to_gate:
+            from chalicelib.jobs.transitions import moved_elsewhere
+
+            moved_elsewhere(record, status.value, "approval_required", back_to_gate)
         if status == Status.SEND_FAILED:
             # A corrected contract from the CRM is the way out of send_failed: send it again.
             target = Status.PENDING_APPROVAL if record.approval_required else Status.SENDING
@@ -86,8 +100,9 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
         raise Conflict(f"contract {existing.contract_id} changed status while it was being updated "
                        "(a send may have started); the update was not applied") from err
     logger.info("contract updated", extra={"contract_id": record.contract_id, "changed": changed})
-    if record.status != Status.PENDING_APPROVAL:
-        enqueue_send(record)
+    # The send job runs the gate: a contract waiting for approval has its approvers asked about this
+    # version (once per version); any other is rendered and sent.
+    enqueue_send(record)
     return _done(source, event, record, 202)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.contracts.approval import document_version
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.errors import RetryableError
 from chalicelib.esign import envelopes
@@ -52,8 +53,17 @@ def _send(record: ContractRecord) -> str:
         gated = _approval_gate(record)
         if gated is not None:
             return gated
+    if record.status == Status.APPROVED and record.approved_version != document_version(record.document or {}):
+        return _approved_version_changed(record)
     if record.status != Status.SENDING:
-        record = transition(record, Status.SENDING, event_type="sending")
+        # Only with the document read here: a CRM update since then fails this move (it re-runs).
+        try:
+            version = document_version(record.document or {})
+            # The timeline says which version is being sent, and which one an approver approved.
+            record = transition(record, Status.SENDING, event_type="sending", expect_version=version,
+                                detail={"version": version, "approved_version": record.approved_version})
+        except store.StaleStatus as err:
+            raise RetryableError(f"{record.contract_id}: changed while the send job read it; run again") from err
     document: dict[str, Any] = record.document
     try:
         rendered = _render(record)
@@ -88,7 +98,9 @@ def _send(record: ContractRecord) -> str:
         transition(
             record, Status.SENT, event_type="envelope_sent",
             detail={"envelope_id": ref.envelope_id, "how": how, "rendered_sha256": record.rendered.sha256
-                    if record.rendered else None, "expire_after_days": signing.expire_after_days},
+                    if record.rendered else None, "expire_after_days": signing.expire_after_days,
+                    # which version went out, and which one an approver approved (if any)
+                    "version": document_version(document), "approved_version": record.approved_version},
             actions=[ContractRecord.envelope_id.set(ref.envelope_id),
                      ContractRecord.envelope_status.set(ref.status)],
             step=f"envelope_sent#{ref.envelope_id}",  # the same step Connect's envelope-sent records
@@ -106,7 +118,9 @@ def _send(record: ContractRecord) -> str:
         if fresh.envelope_id != ref.envelope_id:
             raise
         store.append_event(fresh, "envelope_created", {"envelope_id": ref.envelope_id, "how": how,
-                                                       "expire_after_days": signing.expire_after_days})
+                                                       "expire_after_days": signing.expire_after_days,
+                                                       "version": document_version(document),
+                                                       "approved_version": record.approved_version})
     count("EnvelopesSent")
     logger.info("envelope sent", extra={"contract_id": record.contract_id, "envelope_id": ref.envelope_id,
                                         "how": how})
@@ -122,8 +136,24 @@ def _approval_gate(record: ContractRecord) -> str | None:
     if not reasons:
         return None
     record = transition(record, Status.PENDING_APPROVAL, event_type="approval_required",
-                        detail={"reasons": reasons}, actions=[ContractRecord.approval_required.set(True)])
+                        detail={"reasons": reasons, "version": document_version(record.document or {})},
+                        actions=[ContractRecord.approval_required.set(True)])
     logger.info("contract waits for approval", extra={"contract_id": record.contract_id, "reasons": reasons})
+    return request_approval(record, reasons)
+
+
+def _approved_version_changed(record: ContractRecord) -> str:
+    """The document is not the one approved (a CRM update landed after the approval was read): it
+    goes back to the gate instead of out to DocuSign."""
+    from chalicelib.approvals import reasons_for, request_approval
+
+    version = document_version(record.document or {})
+    reasons = [f"the contract changed after it was approved (approved version {record.approved_version}, "
+               f"now {version})", *reasons_for(record)]
+    record = transition(record, Status.PENDING_APPROVAL, event_type="approval_required",
+                        detail={"reasons": reasons, "approved_version": record.approved_version, "version": version})
+    logger.warning("approved contract changed before sending: back to approval",
+                   extra={"contract_id": record.contract_id})
     return request_approval(record, reasons)
 
 

@@ -24,12 +24,19 @@ def transition(
     reason: str | None = None,
     at: datetime | None = None,
     step: str | None = None,
+    expect_version: str | None = None,
 ) -> ContractRecord:
     previous = record.status
     moved = store.move_status(record, target, event_type=event_type, detail=detail, actions=actions,
-                              reason=reason, at=at, step=step)
+                              reason=reason, at=at, step=step, expect_version=expect_version)
     _notify(moved, previous, event_type, detail, at)
     return moved
+
+
+def moved_elsewhere(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any]) -> None:
+    """What a transition sets off, for a status change the store made in another transaction (a
+    replaced document that sent the contract back to approval)."""
+    _notify(record, previous, event_type, detail, None)
 
 
 def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any] | None,

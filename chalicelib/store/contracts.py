@@ -15,6 +15,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.contracts.approval import document_version
 from chalicelib.contracts.lifecycle import Status, check_move, sources_of
 from chalicelib.store.contention import StoreBusy, raise_if_transient
 from chalicelib.store.models import ContractRecord, DocumentRef, EventRecord, KeyRecord, SignerState
@@ -97,6 +98,7 @@ def create_contract(
         locale=str(document["locale"]),
         status=Status.RECEIVED.value,
         document=dict(document),
+        document_version=document_version(document),
         signers=list(signers),
         callback_url=callback_url,
         created_at=now,
@@ -209,6 +211,7 @@ def move_status(
     reason: str | None = None,
     at: datetime | None = None,
     step: str | None = None,
+    expect_version: str | None = None,
 ) -> ContractRecord:
     """Moves the contract to `target` only if the stored status still allows it, and appends the
     event in the same transaction. Raises StaleStatus when another writer got there first.
@@ -216,7 +219,10 @@ def move_status(
     A `step` (e.g. `envelope_sent#<envelope id>`) makes the move once-only by construction: its
     marker is written in the same transaction only if absent, so two writers that both saw the old
     status (the send job and Connect, Connect and reconcile) cannot both record the step, whatever
-    the store's isolation."""
+    the store's isolation.
+
+    `expect_version` makes the move conditional on the stored document still being that version (the
+    send job moves to `sending` only with the document it read: a CRM update in between fails it)."""
     check_move(contract.status, target)
     allowed = [s.value for s in sources_of(target)]
     update_actions = [
@@ -230,12 +236,11 @@ def move_status(
     event = _event(contract.tenant_id, contract.contract_id, event_type, target, detail, at)
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.update(
-                contract,
-                actions=update_actions,
-                condition=ContractRecord.status.is_in(*allowed),
-                add_version_condition=False,
-            )
+            condition = ContractRecord.status.is_in(*allowed)
+            if expect_version is not None:
+                condition &= (ContractRecord.document_version == expect_version) | \
+                    ContractRecord.document_version.does_not_exist()
+            tx.update(contract, actions=update_actions, condition=condition, add_version_condition=False)
             tx.save(event)
             if step:
                 tx.save(_step_marker(contract, step, now_utc()), condition=KeyRecord.key.does_not_exist())
@@ -322,13 +327,18 @@ def replace_document(
     *,
     event_type: str,
     detail: Mapping[str, Any] | None = None,
+    move_to: Status | None = None,
+    move_detail: Mapping[str, Any] | None = None,
 ) -> ContractRecord:
     """Replaces the canonical document (and the signers derived from it) of a contract that has not
     been sent, with its event, in one transaction conditional on the status the caller saw: a send
-    job that got there first makes this raise StaleStatus instead of changing what is being sent."""
+    job that got there first makes this raise StaleStatus instead of changing what is being sent.
+    `move_to` changes the status in the same transaction (an approved contract that changed goes back
+    to `pending_approval` at once, so no send job can see the new document as approved)."""
     callback_url = document.get("callback_url")
     actions = [
         ContractRecord.document.set(dict(document)),
+        ContractRecord.document_version.set(document_version(document)),
         ContractRecord.signers.set(list(signers)),
         ContractRecord.number.set(str(document["number"])),
         ContractRecord.contract_type.set(str(document["type"])),
@@ -337,11 +347,19 @@ def replace_document(
         ContractRecord.updated_at.set(now_utc()),
     ]
     event = _event(contract.tenant_id, contract.contract_id, event_type, contract.status, detail)
+    moved = None
+    if move_to is not None:
+        check_move(contract.status, move_to)
+        actions.append(ContractRecord.status.set(move_to.value))
+        moved = _event(contract.tenant_id, contract.contract_id, "approval_required" if move_to ==
+                       Status.PENDING_APPROVAL else str(move_to), move_to, move_detail)
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.update(contract, actions=actions, condition=ContractRecord.status == contract.status,
                       add_version_condition=False)
             tx.save(event)
+            if moved is not None:
+                tx.save(moved)
     except TransactWriteError as err:
         raise_if_transient(err)
         raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err

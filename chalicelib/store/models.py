@@ -106,6 +106,8 @@ class ContractRecord(Model):
     signed = DocumentRef(null=True)
     callback_url = UnicodeAttribute(null=True)
     approval_required = BooleanAttribute(default=False)
+    approved_version = UnicodeAttribute(null=True)  # document_version() of what the approver approved
+    document_version = UnicodeAttribute(null=True)  # document_version() of `document`, kept with it
     # Execution tracking: {milestone_id: {"status": "paid"|"partially_paid"|"delivered",
     #   "paid_amount": "…", "payments": [{"amount", "paid_on", "recorded_at", "reference"}],
     #   "delivered_on": "…"}} (chalicelib.reminders.milestones)

@@ -90,7 +90,11 @@ def test_big_contract_waits_for_approval_then_is_sent(gated: StackHarness) -> No
     assert response.status_code == 200, response.body
     assert response.json_body["status"] == "approved"
     approved = next(e for e in stack.timeline(contract_id) if e["type"] == "approved")
-    assert approved["detail"] == {"by": "local stack", "reason": "within budget"}
+    # The approval names the version of the document it approved (the contract as the CRM sent it).
+    from chalicelib.contracts.approval import document_version
+
+    assert approved["detail"] == {"by": "local stack", "reason": "within budget",
+                                  "version": document_version(sales_body("deal-approve-1")["contract"])}
 
     sent = stack.wait_status(contract_id, "sent")
     assert sent["envelope_id"]

@@ -34,6 +34,13 @@ def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     yield request.param
 
 
+def patience(isolation: str) -> float:
+    """How long the held write waits for its rival. A faithful store keeps the rival out, so the wait
+    always runs out (kept short); without isolation the rival finishes inside it, so the wait ends as
+    soon as it does (kept long, for a busy machine)."""
+    return 30.0 if isolation == "store without isolation" else 1.5
+
+
 def one_signer(crm_record_id: str) -> dict[str, Any]:
     return webhook_body("sales.en", crm_record_id=crm_record_id,
                         signers=[signer("Rachel Tan", "rachel.tan@harbourline.example", 1)])
@@ -98,7 +105,8 @@ def test_send_job_and_connect_record_sent_at_once(stack: StackHarness, isolation
         assert payload["data"]["envelopeId"] == ref.envelope_id
         thread, done, result = in_thread(lambda: deliver_connect(stack, payload))
         rival.update(done=done, result=result, thread=thread)
-        holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done))
+        holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done,
+                                    patience=patience(isolation)))
 
     send_job.after_create_hook = after_create
     try:
@@ -140,7 +148,8 @@ def test_connect_and_reconcile_record_completed_at_once(stack: StackHarness, iso
 
     def reconcile_apply(record: Any, **kwargs: Any) -> str:
         if kwargs.get("status") == "completed" and not holds:
-            holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done))
+            holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done,
+                                    patience=patience(isolation)))
         return original(record, **kwargs)
 
     reconcile.apply_change = reconcile_apply  # the seam: arm the hold in reconcile's own thread
@@ -192,7 +201,8 @@ def test_two_archive_jobs_at_once(stack: StackHarness, isolation: str) -> None:
     def combined_pdf(envelope_id: str) -> bytes:
         pdf = original(envelope_id)
         if not holds and threading.current_thread() is not thread:
-            holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done))
+            holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done,
+                                    patience=patience(isolation)))
         return pdf
 
     archive.envelopes.combined_pdf = combined_pdf  # the seam: arm the hold once the PDF is in hand
