@@ -16,7 +16,8 @@ reason the real service does not have.
   every table it touches (which made each transaction cost the size of the table: quadratic over a
   load test). What a transaction does and how it fails are moto's own code, unchanged;
 - item answers (GetItem, Query, ...) are written as the JSON moto already holds (see below);
-- SQS checks a received message's retention without recomputing every queue attribute.
+- SQS checks a received message's retention without recomputing every queue attribute, and reads
+  the clock directly.
 
 `python -m devstack.embedded_aws -H 127.0.0.1 -p PORT` runs moto's server with these fixes (the
 local stack starts it so).
@@ -68,15 +69,30 @@ def _cheap_retention_check() -> None:
     """moto checks each received message's retention by computing every attribute of its queue,
     approximate counts included (a pass over every message): receiving from a queue with a backlog
     cost the square of the backlog. The retention period alone gives the same answer."""
-    from moto.core.utils import unix_time
+    import time as _time
+
     from moto.sqs.models import SQSBackend
 
     def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
         retention_period = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+        return bool(retention_period + message.sent_timestamp / 1000 > _time.time())
 
     SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
         is_message_valid_based_on_retention_period)
+    # Every receive checks each queued message's visibility and delay against "now", which moto
+    # computes through datetime arithmetic; with a backlog that was most of the server's time.
+    # The clock is the same (wall time, as moto's own), read directly.
+    import moto.sqs.models as sqs_models
+
+    def unix_time(dt: Any = None) -> float:
+        return _time.time() if dt is None else original_unix_time(dt)
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    original_unix_time = sqs_models.unix_time
+    sqs_models.unix_time = unix_time  # type: ignore[assignment]
+    sqs_models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
 
 
 # Data-plane answers whose result moto already holds in DynamoDB's JSON wire form (AttributeValue

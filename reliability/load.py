@@ -120,7 +120,7 @@ def count_contracts(state: StackState, run: str) -> dict[str, str]:
     found: dict[str, str] = {}
     cursor = ""
     while True:
-        query = "limit=100" + (f"&cursor={cursor}" if cursor else "")
+        query = "limit=200" + (f"&cursor={cursor}" if cursor else "")
         status, page = http_json("GET", f"{state.api_url}/v1/contracts?{query}",
                                  headers={"Authorization": f"Bearer {state.api_key}"})
         if status != 200:
@@ -172,7 +172,7 @@ def run_load(state: StackState, *, contracts: int, clients: int, repeat_share: f
         waiting = sum(status in ("received", "sending") for status in stored.values())
         if not waiting or time.monotonic() > deadline:
             break
-        time.sleep(2.0)  # each look lists every contract of the run
+        time.sleep(5.0)  # each look lists every contract of the run: not too often
     result.seconds_to_send_all = round(time.monotonic() - started, 1)
     result.contracts_stored = len(stored)
     mine = {cid for ids in ids_by_contract.values() for cid in ids}

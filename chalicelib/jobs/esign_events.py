@@ -57,12 +57,13 @@ def apply_connect(message: ConnectMessage) -> str:
 
 
 def _contract_for(envelope_id: str, tenant_id: str | None, contract_id: str | None) -> ContractRecord | None:
-    """The contract this envelope belongs to; None when it cannot be told yet (retry later)."""
-    record = store.find_by_envelope(envelope_id)
-    if record is not None:
-        return record
+    """The contract this envelope belongs to; None when it cannot be told yet (retry later).
+
+    The envelope's hidden tenantId/contractId fields (we set them; the message is HMAC-verified)
+    give the contract by its key: a consistent read, where the envelope index is eventually
+    consistent and costs a query. The index is the way only for an envelope without the fields."""
     if not (tenant_id and contract_id):
-        return None  # no custom fields: the envelope index may be lagging behind the send job
+        return store.find_by_envelope(envelope_id)  # None while the index lags behind the send job
     record = store.find_contract(tenant_id, contract_id)
     if record is None:
         raise _Stray(f"no contract {contract_id} for tenant {tenant_id}")
@@ -140,9 +141,11 @@ def _record_envelope_and_signers(
         try:
             if record.envelope_id is None:
                 record = store.update_fields(record, [ContractRecord.envelope_id.set(envelope_id)])
+            read = [s.status for s in record.signers]
             changed = _merge_signers(record, recipients)
             if changed:
-                record = store.update_fields(record, [ContractRecord.signers.set(record.signers)])
+                moved = {i: (read[i], s) for i, s in enumerate(record.signers) if s.status != read[i]}
+                record = store.update_signers(record, moved)
                 store.append_event(record, "signers_updated", {"source": source, "event": event, "signers": [
                     {"position": int(s.position), "status": s.status} for s in record.signers]})
             return record, changed

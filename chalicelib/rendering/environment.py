@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import sys
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +59,103 @@ MISSING_FIELD_PREFIX = "missing field "
 # Bounds on what one template expression may build (see _SandboxLimits below).
 MAX_SEQUENCE_REPEAT = 1_000_000  # characters/items produced by "x" * n
 MAX_POWER_BITS = 100_000  # bits of an integer produced by a ** b
+# Bounds on one render, for our templates and tenants' overrides alike: a contract document is tens
+# of kilobytes, a few thousand loop turns and a few hundred milliseconds; an override that wants far
+# more is refused (RenderError, a 422 in preview) instead of holding a Lambda.
+MAX_OUTPUT_CHARS = 2_000_000
+MAX_LOOP_ITERATIONS = 200_000  # turns of range() loops and calls, all loops of one render together
+MAX_RENDER_SECONDS = 5.0
+MAX_FORMAT_WIDTH = 10_000  # widths and precisions in "%10d", "{:>10}", center(10), indent(10), wordwrap(10)
+MAX_LIPSUM_PARAGRAPHS = 20
+
+
+class RenderBudget:
+    """What one render may still spend; counted by range() turns, calls and output chunks."""
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
+        self.turns = 0
+        self.output = 0
+
+    def tick(self, turns: int = 1) -> None:
+        from jinja2.sandbox import SecurityError
+
+        self.turns += turns
+        if self.turns > MAX_LOOP_ITERATIONS:
+            raise SecurityError(f"the template runs more than {MAX_LOOP_ITERATIONS:,} loop turns and calls")
+        if self.turns % 256 == 0 and time.monotonic() > self.deadline:
+            raise SecurityError(f"the template takes longer than {MAX_RENDER_SECONDS:g} s")
+
+    def wrote(self, chars: int) -> None:
+        from jinja2.sandbox import SecurityError
+
+        self.output += chars
+        if self.output > MAX_OUTPUT_CHARS:
+            raise SecurityError(f"the document is longer than {MAX_OUTPUT_CHARS:,} characters")
+        self.tick()
+
+
+_budgets = threading.local()
+
+
+@contextmanager
+def render_budget() -> Iterator[RenderBudget]:
+    """The budget of the render running in this thread (nested renders share the outer one)."""
+    outer = getattr(_budgets, "current", None)
+    budget = outer or RenderBudget()
+    _budgets.current = budget
+    try:
+        yield budget
+    finally:
+        _budgets.current = outer
+
+
+def _tick() -> None:
+    budget = getattr(_budgets, "current", None)
+    if budget is not None:
+        budget.tick()
+
+
+def _check_width(value: Any, what: str) -> None:
+    from jinja2.sandbox import SecurityError
+
+    try:
+        width = int(value)
+    except (TypeError, ValueError):
+        return  # the filter itself refuses what is not a number
+    if abs(width) > MAX_FORMAT_WIDTH:
+        raise SecurityError(f"{what} of {width} is over {MAX_FORMAT_WIDTH:,}")
+
+
+_PRINTF_WIDTHS = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_SPEC_NUMBERS = re.compile(r"\d+")
+
+
+def _check_printf(fmt: str) -> None:
+    for width, precision in _PRINTF_WIDTHS.findall(fmt):
+        for number in (width, precision):
+            if number and number != "*":
+                _check_width(number, "a width in a format")
+            elif number == "*":
+                from jinja2.sandbox import SecurityError
+
+                raise SecurityError("'*' widths are not allowed in templates")
+
+
+def _check_format_spec(fmt: str) -> None:
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return  # str.format raises its own error
+    for _, _, spec, _ in fields:
+        if "{" in (spec or ""):
+            from jinja2.sandbox import SecurityError
+
+            raise SecurityError("nested fields in a format spec (a width in a format from an argument) are not allowed")
+        for number in _SPEC_NUMBERS.findall(spec or ""):
+            _check_width(number, "a width in a format")
 
 GLOBALS: dict[str, Any] = {
     "sign_here_anchor": sign_here_anchor,
@@ -191,11 +292,31 @@ def _build_environment() -> ImmutableSandboxedEnvironment:
             return message
 
     class SandboxWithLimits(ImmutableSandboxedEnvironment):
-        """Bounds ``*`` (sequence repetition) and ``**`` (big integers) in template expressions."""
+        """Bounds ``*`` (sequence repetition), ``**`` (big integers) and ``%`` (printf widths) in
+        template expressions, widths in ``str.format``, and counts every call against the render's
+        budget (RenderBudget)."""
 
-        intercepted_binops = frozenset({"*", "**"})
+        intercepted_binops = frozenset({"*", "**", "%"})
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            _tick()
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def wrap_str_format(self, value: Any) -> Any:
+            wrapped = super().wrap_str_format(value)
+            if wrapped is None:
+                return None
+            fmt = str(value.__self__)
+
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                _check_format_spec(fmt)
+                return wrapped(*args, **kwargs)
+
+            return checked
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "%" and isinstance(left, str):
+                _check_printf(left)
             if operator == "*":
                 for seq, times in ((left, right), (right, left)):
                     if isinstance(seq, str | list | tuple) and isinstance(times, int):
@@ -215,5 +336,78 @@ def _build_environment() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.filters.update(_bounded_filters(env.filters))
     env.globals.update(GLOBALS)
+    env.globals.update(_bounded_globals(env.globals))
     return env
+
+
+class _CountedRange:
+    """range() for templates: the sandbox's own (at most 100,000 items), each turn of a loop over it
+    counted against the render's budget, so nested loops cannot run for ever."""
+
+    def __init__(self, items: range) -> None:
+        self._items = items
+
+    def __iter__(self) -> Iterator[int]:
+        for item in self._items:
+            _tick()
+            yield item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
+
+
+def _bounded_globals(globals_: Mapping[str, Any]) -> dict[str, Any]:
+    safe_range, lipsum = globals_["range"], globals_["lipsum"]
+
+    def counted_range(*args: Any) -> _CountedRange:
+        return _CountedRange(safe_range(*args))
+
+    def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> Any:  # noqa: A002
+        _check_width(max, "lipsum's max")
+        return lipsum(n=max_(0, min_(int(n), MAX_LIPSUM_PARAGRAPHS)), html=html, min=min, max=max)
+
+    return {"range": counted_range, "lipsum": bounded_lipsum}
+
+
+def _bounded_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    center, indent, wordwrap, format_, replace = (filters["center"], filters["indent"], filters["wordwrap"],
+                                                  filters["format"], filters["replace"])
+
+    def bounded_center(value: Any, width: int = 80) -> Any:
+        _check_width(width, "center's width")
+        return center(value, width)
+
+    def bounded_indent(value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> Any:
+        _check_width(width if not isinstance(width, str) else len(width), "indent's width")
+        return indent(value, width, *args, **kwargs)
+
+    def bounded_wordwrap(environment: Any, value: Any, width: int = 79, *args: Any, **kwargs: Any) -> Any:
+        _check_width(width, "wordwrap's width")
+        return wordwrap(environment, value, width, *args, **kwargs)
+
+    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_printf(str(value))
+        return format_(value, *args, **kwargs)
+
+    def bounded_replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: Any = None) -> Any:
+        text, old_text, new_text = str(value), str(old), str(new)
+        hits = (len(text) + 1) if not old_text else text.count(old_text)
+        if len(text) + hits * len(new_text) > MAX_OUTPUT_CHARS:
+            from jinja2.sandbox import SecurityError
+
+            raise SecurityError(f"replace would build more than {MAX_OUTPUT_CHARS:,} characters")
+        return replace(eval_ctx, value, old, new, count)
+
+    from jinja2.filters import pass_environment, pass_eval_context
+
+    return {"center": bounded_center, "indent": bounded_indent, "wordwrap": pass_environment(bounded_wordwrap),
+            "format": bounded_format, "replace": pass_eval_context(bounded_replace)}
+
+
+# lipsum's own parameters are named min and max: the builtins under other names.
+min_, max_ = min, max

@@ -26,6 +26,7 @@ from chalicelib.rendering.environment import (
     TenantOverrideLoader,
     environment_for,
     is_tenant_filename,
+    render_budget,
 )
 from chalicelib.rendering.overrides import DictTemplateOverrides, TemplateOverrides
 
@@ -121,8 +122,13 @@ def render_contract(
     name = template_name_for(contract.get("type"), locale)
     env = environment_for(overrides, tenant_id)
     try:
-        template = env.get_template(name)
-        html = template.render(contract=wrap_contract(contract), locale=locale)
+        with render_budget() as budget:  # output size, loop turns and time, for overrides and ours alike
+            template = env.get_template(name)
+            parts: list[str] = []
+            for chunk in template.generate(contract=wrap_contract(contract), locale=locale):
+                budget.wrote(len(chunk))
+                parts.append(chunk)
+            html = "".join(parts)
         sources = _sources_used(env, name)
     except RenderError:
         raise

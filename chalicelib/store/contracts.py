@@ -285,6 +285,30 @@ def record_archived(contract: ContractRecord, ref: DocumentRef, detail: Mapping[
     return get_contract(contract.tenant_id, contract.contract_id)
 
 
+def update_signers(contract: ContractRecord, changed: Mapping[int, tuple[str, SignerState]]) -> ContractRecord:
+    """Records signers' progress, each signer on its own: `changed` maps a signer's index in the list
+    to (the status this writer read, its new state). The write touches only those signers and holds
+    only if each still has the status read, so two Connect messages about different signers (they
+    come concurrently) both land, and one about the same signer cannot overwrite a newer one (the
+    loser raises StaleStatus, reads again and re-ranks)."""
+    actions: list[Action] = [ContractRecord.updated_at.set(now_utc())]
+    condition: Any = None
+    for index, (read_status, signer) in sorted(changed.items()):
+        path = ContractRecord.signers[index]
+        actions += [path.status.set(signer.status)]  # type: ignore[attr-defined]
+        actions += [path.signed_at.set(signer.signed_at)] if signer.signed_at else []  # type: ignore[attr-defined]
+        if signer.declined_reason:
+            actions.append(path.declined_reason.set(signer.declined_reason))  # type: ignore[attr-defined]
+        guard = path.status == read_status  # type: ignore[attr-defined]
+        condition = guard if condition is None else condition & guard
+    try:
+        contract.update(actions=actions, condition=condition, add_version_condition=False)
+    except UpdateError as err:
+        raise_if_transient(err)
+        raise StaleStatus(f"{contract.contract_id}: a signer changed concurrently") from err
+    return contract
+
+
 def append_event(
     contract: ContractRecord, type_: str, detail: Mapping[str, Any] | None = None, at: datetime | None = None
 ) -> None:

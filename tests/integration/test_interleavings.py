@@ -228,3 +228,54 @@ def wait_without_jobs(stack: StackHarness, contract_id: str, status: str, timeou
     while stack.get_contract(contract_id)["status"] != status:
         assert time.monotonic() < deadline, f"{contract_id} never became {status}"
         time.sleep(0.05)
+
+
+def test_two_connect_messages_about_different_signers_at_once(stack: StackHarness, isolation: str) -> None:
+    """Two signers act at the same moment (parallel routing): DocuSign generates two recipient
+    events, each with the envelope as it was then (one signer signed, the other still `sent`; the
+    other opened, the first still `sent`), and delivers them at once. Both signers' progress is
+    kept: each message writes only the signers it moves, conditional on what it read."""
+    from tests.support.esign import signer
+
+    body = webhook_body("sales.en", crm_record_id=f"race-signers-{isolation[:5]}", signers=[
+        signer("Rachel Tan", "rachel.tan@harbourline.example", 1),
+        signer("Min Wang", "wang.min@yunti.example", 1, party="ours")])
+    contract_id = stack.post_webhook(body).json_body["contract_id"]
+    stack.wait_status(contract_id, "sent")
+    stack.settle_connect()
+    stack.sandbox("POST", "/sandbox/faults", {"connect_drop": 1000})
+    from tests.integration.test_esign_faults import sign_in_browserless
+
+    sign_in_browserless(stack, contract_id, 1)
+    stack.settle_connect()
+    stack.sandbox("DELETE", "/sandbox/faults")
+    template = dropped(stack, "recipient-completed")
+
+    def event_about(recipient: str, event: str, status: str) -> dict[str, Any]:
+        payload = json.loads(json.dumps(template))
+        payload["event"], payload["data"]["recipientId"] = event, recipient
+        payload["generatedDateTime"] = payload["generatedDateTime"][:-4] + ("1Z" if recipient == "1" else "2Z")
+        for entry in payload["data"]["envelopeSummary"]["recipients"]["signers"]:
+            entry["status"] = status if entry["recipientId"] == recipient else "sent"
+            entry.pop("signedDateTime", None) if entry["recipientId"] != recipient else None
+        return payload
+
+    first = event_about("1", "recipient-completed", "completed")
+    second = event_about("2", "recipient-delivered", "delivered")
+    thread, done, result = in_thread(lambda: deliver_connect(stack, second))
+    from chalicelib.jobs.connect_listener import connect_keys, receive_connect
+    from devstack.sandbox.connect import sign_body
+
+    raw = json.dumps(first).encode()
+    hold = arm_for_thread(contract_id, while_held=thread.start, rival_done=done, patience=patience(isolation),
+                          transactions_only=False)
+    status, outcome = receive_connect({"X-DocuSign-Signature-1": sign_body(connect_keys()[0], raw)}, raw)
+    thread.join(30)
+    assert hold.fired.is_set(), "the first message's write was never held"
+    assert status in (200, 503), outcome
+    if status == 503:  # it met the other write half-done: DocuSign delivers it again
+        status, outcome = receive_connect({"X-DocuSign-Signature-1": sign_body(connect_keys()[0], raw)}, raw)
+        assert status == 200, outcome
+    settle(stack, result["value"], payload_of=lambda: second)
+    signers = stack.get_contract(contract_id)["signers"]
+    assert [s["status"] for s in signers] == ["signed", "delivered"], signers

@@ -26,6 +26,7 @@ class Hold:
     while_held: Callable[[], None]
     rival_done: threading.Event
     patience: float
+    transactions_only: bool = True
     fired: threading.Event = field(default_factory=threading.Event)
     rival_finished_inside: bool = False
 
@@ -66,11 +67,12 @@ def _install() -> None:
 
 
 def _maybe_hold(item: Any) -> None:
-    if not getattr(_in_transaction, "active", False):
-        return
+    in_transaction = getattr(_in_transaction, "active", False)
     attribute = getattr(item, "attrs", {}).get("contract_id")
     contract_id = getattr(attribute, "value", None)
     for hold in list(_holds):
+        if hold.transactions_only and not in_transaction:
+            continue
         if hold.contract_id == contract_id and hold.thread is threading.current_thread() and not hold.fired.is_set():
             hold.fired.set()
             _holds.remove(hold)
@@ -94,10 +96,11 @@ def hold_update_of(contract_id: str, *, while_held: Callable[[], None], rival_do
 
 
 def arm_for_thread(contract_id: str, *, while_held: Callable[[], None], rival_done: threading.Event,
-                   patience: float = 2.0) -> Hold:
+                   patience: float = 2.0, transactions_only: bool = True) -> Hold:
     """Like `hold_update_of`, for a pause armed from inside the writer's own thread (a seam such
-    as the send job's after_create_hook); disarmed once it fires."""
+    as the send job's after_create_hook); disarmed once it fires. `transactions_only=False` holds a
+    plain UpdateItem of the contract too (field updates such as signers' progress)."""
     _install()
-    hold = Hold(contract_id, threading.current_thread(), while_held, rival_done, patience)
+    hold = Hold(contract_id, threading.current_thread(), while_held, rival_done, patience, transactions_only)
     _holds.append(hold)
     return hold
