@@ -1,6 +1,6 @@
-"""The load scenario of RELIABILITY.md, asserted: 1,000 contracts from 16 concurrent clients to the
-local stack as processes (20% exact repeat deliveries, 10% CRM retries under a new delivery id):
-no 5xx, exactly 1,000 contracts and 1,000 envelopes, nothing lost, one contract id per CRM record.
+"""The load scenario of RELIABILITY.md, asserted: contracts from 16 concurrent clients to the local
+stack as processes (20% exact repeat deliveries, 10% CRM retries under a new delivery id):
+no 5xx, exactly one contract and one envelope per CRM record, nothing lost, one contract id per CRM record.
 It runs its own stack beside the e2e tier's (SIGNBRIDGE_STATE_DIR), through the same command
 `make reliability` uses."""
 
@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = 1000
+# `make test` posts 500 (within the suite's time); `make reliability` posts 1,000 (RELIABILITY.md).
+CONTRACTS = int(os.environ.get("SIGNBRIDGE_LOAD_CONTRACTS", "500"))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("devstack")]
 
 
-def test_a_thousand_contracts_from_sixteen_clients(tmp_path: Path) -> None:
+def test_contracts_from_sixteen_concurrent_clients(tmp_path: Path) -> None:
     out = tmp_path / "load.json"
     env = {**os.environ, "SIGNBRIDGE_STATE_DIR": str(tmp_path / "stack")}
     done = subprocess.run([sys.executable, "-m", "reliability.load", "--contracts", str(CONTRACTS), "--clients", "16",

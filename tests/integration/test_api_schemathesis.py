@@ -32,11 +32,13 @@ from schemathesis.core.parameters import ParameterLocation
 
 from tests.integration.test_approval import RULES, sales_body, set_rules
 from tests.integration.test_reminders_support import active_contract, sales_2030
+from tests.support.fixtures import FULL_VOLUME
 from tests.support.stack import StackHarness
 
 SEED = 20260117
-MAX_EXAMPLES = 25  # per operation, fuzzing phase (the examples and coverage phases add their own)
-BODY_MAX_EXAMPLES = 10  # the two operations that take a whole contract
+# per operation, fuzzing phase (the examples and coverage phases add their own); make reliability: full
+MAX_EXAMPLES = 25 if FULL_VOLUME else 15
+BODY_MAX_EXAMPLES = 10 if FULL_VOLUME else 6  # the two operations that take a whole contract
 STATS_FILE = "schemathesis-run.json"
 
 

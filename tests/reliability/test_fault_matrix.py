@@ -17,33 +17,37 @@ from chalicelib.jobs import send as send_job
 from devstack.embedded_aws import inject_transaction_conflicts
 from tests.integration.test_esign_faults import SimulatedCrash, sign_in_browserless
 from tests.reliability.batch import drive, envelopes_per_contract, outcome, post_contracts, timeline_counts
+from tests.support.fixtures import volume
 from tests.support.stack import StackHarness
 
 pytestmark = pytest.mark.reliability
 
-BATCH = 20
+BATCH = volume(20)
+FAULTS = 3 * BATCH // 2  # DocuSign calls refused: about one and a half per contract
+CONFLICTS = 3 * BATCH // 4  # transactions cancelled during intake, then as many during the jobs
+THROTTLED = 30
 SENT = frozenset({"sent"})
 SIGNED = frozenset({"active"})
 
 
 def test_docusign_down(stack: StackHarness, reliability_row: Any) -> None:
     """DocuSign answers 5xx to the next 30 REST calls: jobs back off and retry; all are sent."""
-    stack.sandbox("POST", "/sandbox/faults", {"rest_5xx": 30})
+    stack.sandbox("POST", "/sandbox/faults", {"rest_5xx": FAULTS})
     ids = post_contracts(stack, BATCH, "down")
     drive(stack, ids, SENT)
     result = outcome(stack, ids, SENT)
-    reliability_row("DocuSign down (30 calls answered 500)", f"{BATCH} contracts", lost=result["lost"],
+    reliability_row(f"DocuSign down ({FAULTS} calls answered 500)", f"{BATCH} contracts", lost=result["lost"],
                     duplicate_envelopes=result["duplicate_envelopes"], detail=str(dict(result["statuses"])))
 
 
 @pytest.mark.parametrize("kind", ["rate_limit_burst", "rate_limit_hourly"])
 def test_docusign_rate_limited(stack: StackHarness, reliability_row: Any, kind: str) -> None:
     """DocuSign refuses 30 calls with its rate-limit 400 (burst or hourly): retried, none failed."""
-    stack.sandbox("POST", "/sandbox/faults", {kind: 30})
+    stack.sandbox("POST", "/sandbox/faults", {kind: FAULTS})
     ids = post_contracts(stack, BATCH, kind.replace("_", "-"))
     drive(stack, ids, SENT)
     result = outcome(stack, ids, SENT)
-    reliability_row(f"DocuSign rate limited ({kind}, 30 calls)", f"{BATCH} contracts", lost=result["lost"],
+    reliability_row(f"DocuSign rate limited ({kind}, {FAULTS} calls)", f"{BATCH} contracts", lost=result["lost"],
                     duplicate_envelopes=result["duplicate_envelopes"], detail=str(dict(result["statuses"])))
 
 
@@ -90,7 +94,7 @@ def _sign_all(stack: StackHarness, ids: list[str]) -> None:
 def test_connect_lost_duplicated_reordered(stack: StackHarness, reliability_row: Any, fault: str) -> None:
     """Connect messages about the signing are lost (reconcile repairs), sent twice, or out of order:
     each contract is signed, archived and active once."""
-    count = 10
+    count = volume(10)
     ids = post_contracts(stack, count, fault.replace("_", "-"), embedded=True)
     drive(stack, ids, SENT)
     stack.settle_connect()
@@ -126,7 +130,7 @@ def test_callback_receiver_down(stack: StackHarness, crm: Any, reliability_row: 
     """The CRM's endpoint answers 503 to the next 40 callbacks: each callback is retried until it
     is taken; none is lost and none is delivered twice as a new message."""
     _hook, receiver = crm
-    receiver.set_behaviour({"status": 503, "fail_times": 40})
+    receiver.set_behaviour({"status": 503, "fail_times": 2 * BATCH})
     ids = post_contracts(stack, BATCH, "crm-down")
     drive(stack, ids, SENT)
     for _ in range(200):
@@ -141,7 +145,7 @@ def test_callback_receiver_down(stack: StackHarness, crm: Any, reliability_row: 
     # Every status change is told once: sending, then sent (received is the answer to the webhook).
     missing = sum(1 for cid in ids if not {"sending", "sent"} <= per_contract.get(cid, set()))
     ids_taken = [e["webhook_id"] for e in taken]
-    reliability_row("CRM callback receiver down (40 callbacks answered 503)", f"{BATCH} contracts",
+    reliability_row(f"CRM callback receiver down ({2 * BATCH} callbacks answered 503)", f"{BATCH} contracts",
                     lost=result["lost"] + missing, duplicate_envelopes=result["duplicate_envelopes"],
                     detail=f"{len(taken)} callbacks taken, {len(ids_taken) - len(set(ids_taken))} taken twice")
 
@@ -160,14 +164,15 @@ def _callbacks_queued(stack: StackHarness) -> bool:
 def test_store_conflicts(stack: StackHarness, reliability_row: Any) -> None:
     """DynamoDB cancels transactions for conflicts now and then (TransactionConflict), during intake
     and during the jobs: intake answers 503 + Retry-After and the CRM's retry lands; jobs retry."""
-    inject_transaction_conflicts(15)
+    inject_transaction_conflicts(CONFLICTS)
     ids = post_contracts(stack, BATCH, "conflicts")
-    inject_transaction_conflicts(15)
+    inject_transaction_conflicts(CONFLICTS)
     drive(stack, ids, SENT)
     inject_transaction_conflicts(0)
     result = outcome(stack, ids, SENT)
     per = envelopes_per_contract(stack, ids)
-    reliability_row("store conflicts (30 transactions cancelled: TransactionConflict)", f"{BATCH} contracts",
+    reliability_row(f"store conflicts ({2 * CONFLICTS} transactions cancelled: TransactionConflict)",
+                    f"{BATCH} contracts",
                     lost=result["lost"], duplicate_envelopes=result["duplicate_envelopes"],
                     detail=f"{sum(per.values())} envelopes")
 
@@ -181,17 +186,17 @@ def test_ses_throttled(stack: StackHarness, reliability_row: Any, monkeypatch: p
     monkeypatch.setenv("SIGNBRIDGE_SES_MAX_SEND_RATE", "0")
     from tests.integration.test_reminders_support import ses_throttled
 
-    volume = 100
-    clones = clone_contracts(stack, volume)
+    count = volume(100)
+    clones = clone_contracts(stack, count)
     fire(stack, AT)
-    with ses_throttled(30):
+    with ses_throttled(THROTTLED):
         drain(stack)
     drain(stack)
     sent = Counter(e.subject for e in stack.sent_emails())
     expected = Counter(subject(n) for n in clones.numbers)
     missing = sum((expected - sent).values())
     twice = sum((sent - expected).values())
-    assert states(clones.keys) == Counter({"sent": volume})
-    reliability_row("SES throttled (30 sends answered 429)", f"{volume} reminders due in one hour",
+    assert states(clones.keys) == Counter({"sent": count})
+    reliability_row(f"SES throttled ({THROTTLED} sends answered 429)", f"{count} reminders due in one hour",
                     lost=missing, duplicate_envelopes=0, detail=f"emails sent twice: {twice}")
     assert twice == 0

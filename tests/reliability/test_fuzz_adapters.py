@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from devstack.crm_samples import load, raw
 from tests.integration.test_crm_helpers import post_fxiaoke, post_hubspot, post_pipedrive, post_salesforce, post_zoho
+from tests.support.fixtures import volume
 from tests.support.stack import StackHarness
 
 pytestmark = pytest.mark.reliability
 
-EXAMPLES_PER_ADAPTER = 120
+EXAMPLES_PER_ADAPTER = volume(120)
 FUZZ = settings(max_examples=EXAMPLES_PER_ADAPTER, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
@@ -96,41 +97,28 @@ def _check(response: Any, kind: str, body: bytes) -> None:
         assert error["code"] and error["message"], error
 
 
+def _fuzz(kind: str, bodies: Any, post: Any, posted: dict[str, int]) -> None:
+    """Posts what `bodies` generates to the CRM kind's source, authenticated as that CRM does."""
+
+    @FUZZ
+    @given(body=bodies)
+    def run(body: bytes) -> None:
+        posted[kind] = posted.get(kind, 0) + 1
+        _check(post(body), kind, body)
+
+    run()
+
+
 def test_fuzz_every_adapter(stack: StackHarness, reliability_row: Any) -> None:
-    posted = {"hubspot": 0, "zoho": 0, "fxiaoke": 0, "pipedrive": 0, "salesforce": 0}
-
-    @FUZZ
-    @given(body=mutated_json(load("hubspot_card.json")))
-    def hubspot(body: bytes) -> None:
-        posted["hubspot"] += 1
-        _check(post_hubspot(stack, body), "hubspot", body)
-
-    @FUZZ
-    @given(body=mutated_json(load("zoho_deal.json")))
-    def zoho(body: bytes) -> None:
-        posted["zoho"] += 1
-        _check(post_zoho(stack, body), "zoho", body)
-
-    @FUZZ
-    @given(body=mutated_json(load("fxiaoke_contract.json")))
-    def fxiaoke(body: bytes) -> None:
-        posted["fxiaoke"] += 1
-        _check(post_fxiaoke(stack, body), "fxiaoke", body)
-
-    @FUZZ
-    @given(body=mutated_json(load("pipedrive_deal.json")))
-    def pipedrive(body: bytes) -> None:
-        posted["pipedrive"] += 1
-        _check(post_pipedrive(stack, body), "pipedrive", body)
-
-    @FUZZ
-    @given(body=mutated_xml())
-    def salesforce(body: bytes) -> None:
-        posted["salesforce"] += 1
-        _check(post_salesforce(stack, body), "salesforce", body)
-
-    for run in (hubspot, zoho, fxiaoke, pipedrive, salesforce):
-        run()
+    posted: dict[str, int] = {}
+    for kind, bodies, post in (
+        ("hubspot", mutated_json(load("hubspot_card.json")), lambda b: post_hubspot(stack, b)),
+        ("zoho", mutated_json(load("zoho_deal.json")), lambda b: post_zoho(stack, b)),
+        ("fxiaoke", mutated_json(load("fxiaoke_contract.json")), lambda b: post_fxiaoke(stack, b)),
+        ("pipedrive", mutated_json(load("pipedrive_deal.json")), lambda b: post_pipedrive(stack, b)),
+        ("salesforce", mutated_xml(), lambda b: post_salesforce(stack, b)),
+    ):
+        _fuzz(kind, bodies, post, posted)
     reliability_row("CRM adapters fuzzed (hypothesis: mutated native samples, signed)",
                     f"{sum(posted.values())} requests ({', '.join(f'{k} {v}' for k, v in posted.items())})",
                     lost=0, duplicate_envelopes=0, section="fuzz")
@@ -156,16 +144,8 @@ def test_fuzz_generic_source(stack: StackHarness, reliability_row: Any) -> None:
     """The generic source (Standard Webhooks): the canonical contract, mutated."""
     from devstack.webhook import sample
 
-    count = {"n": 0}
-
-    @FUZZ
-    @given(body=mutated_json(sample("sales")))
-    def generic(body: bytes) -> None:
-        count["n"] += 1
-        headers = _standard_webhooks(stack.secret, body)
-        response = stack.client.http.post(f"/v1/webhooks/{stack.source_id}", headers=headers, body=body)
-        _check(response, "generic", body)
-
-    generic()
+    posted: dict[str, int] = {}
+    _fuzz("generic", mutated_json(sample("sales")), lambda b: stack.client.http.post(
+        f"/v1/webhooks/{stack.source_id}", headers=_standard_webhooks(stack.secret, b), body=b), posted)
     reliability_row("generic source fuzzed (hypothesis: mutated canonical contract, signed)",
-                    f"{count['n']} requests", lost=0, duplicate_envelopes=0, section="fuzz")
+                    f"{posted['generic']} requests", lost=0, duplicate_envelopes=0, section="fuzz")

@@ -138,6 +138,15 @@ def crm(stack: StackHarness) -> Iterator[tuple[str, Any]]:
 
 # --- reliability rows (RELIABILITY.md) ------------------------------------------------------------
 
+# `make reliability` runs the rows at full volume (SIGNBRIDGE_RELIABILITY_SCALE=full); `make test` at
+# half, so that every row still runs in CI within the suite's time.
+FULL_VOLUME = os.environ.get("SIGNBRIDGE_RELIABILITY_SCALE") == "full"
+
+
+def volume(full: int) -> int:
+    return full if FULL_VOLUME else max(1, full // 2)
+
+
 Row = Callable[..., None]
 
 
