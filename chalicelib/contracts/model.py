@@ -250,9 +250,9 @@ def _check_https_url(value: str) -> str:
         parts = urlsplit(value)
         parts.port  # noqa: B018 -- raises ValueError for a malformed port
     except ValueError:
-        raise ValueError(f"not a valid URL: {value!r}") from None
+        raise ValueError("not a valid URL") from None  # never echoed: a URL may carry credentials
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
-        raise ValueError(f"must be an https URL, not {value!r}")
+        raise ValueError("must be an https URL (https://host/path)")
     return value
 
 

@@ -123,7 +123,13 @@ def _record_rejection(source: Source, event: InboundEvent, err: ApiError) -> Non
                                  existing.contract_id if existing else None)
     if existing is not None:
         store.append_event(existing, "crm_event_rejected", detail)
-    logger.error("CRM event rejected", extra={"tenant_id": source.tenant_id, **detail})
+    # The log names what was wrong, not the values sent (they may hold personal data or credentials);
+    # the rejected-intake record keeps the full answer for the tenant.
+    error = err.body()["error"]
+    logger.error("CRM event rejected", extra={
+        "tenant_id": source.tenant_id, "source_id": source.source_id, "delivery_id": event.delivery_id,
+        "status": err.status, "code": error.get("code"),
+        "paths": [d.get("path") for d in error.get("details", []) if isinstance(d, dict)]})
     _count_rejection(source)
 
 

@@ -70,3 +70,25 @@ def test_the_admin_refuses_to_store_a_weak_secret(stack: StackHarness, secret: s
         add_source("weak-source", stack.tenant_id, "zoho", secret=secret)
     with pytest.raises(AdminError, match="--secret refused"):
         rotate_secret("demo-zoho", secret=secret)
+
+
+def test_a_refused_event_is_logged_without_the_values_sent(stack: StackHarness,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A Salesforce message is acknowledged whole; a notification refused in it is logged by its
+    paths and code, not by what it carried (a callback URL may hold credentials)."""
+    import logging
+
+    from chalicelib.errors import ValidationFailed
+    from chalicelib.intake.base import InboundEvent
+    from chalicelib.intake.service import _record_rejection
+    from chalicelib.store.registry import get_source
+
+    err = ValidationFailed("1 problem in the contract", [
+        {"path": "contract.callback_url", "message": "must be an https URL (https://host/path)"}])
+    event = InboundEvent(delivery_id="d-1", body={"contract": {"crm_record_id": "r-1",
+                                                               "callback_url": "http://u:s3cr3t@x.example"}})
+    with caplog.at_level(logging.ERROR):
+        _record_rejection(get_source("demo-salesforce"), event, err)
+    logged = " ".join(str(r.__dict__) for r in caplog.records)
+    assert "CRM event rejected" in logged and "contract.callback_url" in logged
+    assert "s3cr3t" not in logged

@@ -69,3 +69,11 @@ def test_an_email_is_composed_whatever_text_reaches_its_subject() -> None:
                          "signbridge@signbridge.example")
     assert message["Subject"] == "合同 Bcc: a@evil.example 到期"
     assert message["Bcc"] is None
+
+
+def test_a_callback_url_with_credentials_is_not_echoed() -> None:
+    body = sales()
+    body["contract"]["callback_url"] = "http://admin:s3cr3t-pass@crm.example/hooks"
+    found = problems_for(body)
+    assert "contract.callback_url" in found
+    assert "s3cr3t-pass" not in json.dumps(found)
