@@ -14,6 +14,8 @@ rather than going out unchecked. No rules, no approval.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -75,28 +77,25 @@ def approvers(rules: Mapping[str, Any] | None) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-# Fields a CRM may set on a milestone to report execution: not part of what is approved or signed.
-_EXECUTION_FIELDS = frozenset({"status", "paid_amount", "paid_on", "delivered_on"})
+# Fields a CRM may set on a milestone to report its execution: not part of what is approved or signed.
+EXECUTION_FIELDS = ("status", "paid_amount", "paid_on", "delivered_on")
+
+
+def without_execution(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without the execution fields on its milestones: what was signed."""
+    clean = dict(document)
+    for section in ("payment", "delivery"):
+        part = clean.get(section)
+        if isinstance(part, Mapping) and isinstance(part.get("milestones"), list):
+            clean[section] = {**part, "milestones": [
+                {k: v for k, v in m.items() if k not in EXECUTION_FIELDS} if isinstance(m, Mapping) else m
+                for m in part["milestones"]]}
+    return clean
 
 
 def document_version(document: Mapping[str, Any]) -> str:
     """A short digest of the canonical document as it would be signed (execution reports aside): an
     approval binds to it, and the send job sends only the version that was approved."""
-    import hashlib
-    import json
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    signed = clean(document)
-    for section in ("payment", "delivery"):
-        part = signed.get(section)
-        if isinstance(part, dict) and isinstance(part.get("milestones"), list):
-            part["milestones"] = [{k: v for k, v in m.items() if k not in _EXECUTION_FIELDS}
-                                  if isinstance(m, dict) else m for m in part["milestones"]]
-    text = json.dumps(signed, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(without_execution(document), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

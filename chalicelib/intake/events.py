@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.aws import enqueue
-from chalicelib.contracts.approval import document_version
+from chalicelib.contracts.approval import document_version, without_execution
 from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, EXECUTION_OPEN, TERMINAL, Status
 from chalicelib.errors import Conflict
 from chalicelib.intake.base import InboundEvent, IntakeResult
@@ -104,22 +104,6 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
     # version (once per version); any other is rendered and sent.
     enqueue_send(record)
     return _done(source, event, record, 202)
-
-
-# Fields a CRM may set on a milestone to report its execution (not part of the signed contract).
-EXECUTION_FIELDS = ("status", "paid_amount", "paid_on", "delivered_on")
-
-
-def without_execution(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The document without the execution fields on its milestones: what was signed."""
-    clean = dict(document)
-    for section in ("payment", "delivery"):
-        part = clean.get(section)
-        if isinstance(part, Mapping) and isinstance(part.get("milestones"), list):
-            clean[section] = {**part, "milestones": [
-                {k: v for k, v in m.items() if k not in EXECUTION_FIELDS} if isinstance(m, Mapping) else m
-                for m in part["milestones"]]}
-    return clean
 
 
 def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
