@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_reminders_support import active_contract, fire, sales_2030, ses_throttled
+from tests.support.interleave import at_once
 from tests.support.stack import StackHarness
 
 AT = "2030-01-08T01:00"
@@ -182,23 +182,8 @@ def test_a_page_job_delivered_twice_sends_nothing_twice(stack: StackHarness, pag
 
     # SQS delivers the same message to two consumers at once (its visibility ran out while the
     # first was still at it): both run the page; each reminder goes out once.
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def consume() -> None:
-        try:
-            barrier.wait()
-            stack.app.process_job(sqs_event("arn:aws:sqs:us-east-1:123456789012:jobs", [first]),
-                                  FakeLambdaContext("process_job"))
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=consume) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    at_once(lambda: stack.app.process_job(sqs_event("arn:aws:sqs:us-east-1:123456789012:jobs", [first]),
+                                          FakeLambdaContext("process_job")))
     assert sent_count() == 2
     stack.ack_job(first)
 

@@ -8,7 +8,6 @@ Tue 2030-01-15, so its "7 days before" notice is Tue 2030-01-08 at 01:00 UTC.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.integration.test_reminders_support import (
     ses_throttled,
     stored,
 )
+from tests.support.interleave import at_once
 from tests.support.stack import StackHarness
 
 BEFORE_PAY_1 = "2030-01-08T01:00"
@@ -51,23 +51,7 @@ def test_schedule_fired_twice_sends_once(stack: StackHarness) -> None:
 
 def test_two_overlapping_runs_send_each_reminder_once(stack: StackHarness) -> None:
     contracts = [active_contract(stack, sales_2030(f"deal-{i}")) for i in range(4)]
-    barrier = threading.Barrier(2)
-    results: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(fire(stack, BEFORE_PAY_1))
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    results = at_once(lambda: fire(stack, BEFORE_PAY_1))
     assert sum(r["sent"] for r in results) == 4
     emails = emails_since(stack, 0)
     assert len(emails) == 4

@@ -104,3 +104,27 @@ def arm_for_thread(contract_id: str, *, while_held: Callable[[], None], rival_do
     hold = Hold(contract_id, threading.current_thread(), while_held, rival_done, patience, transactions_only)
     _holds.append(hold)
     return hold
+
+
+def at_once(work: Callable[[], Any], workers: int = 2, timeout: float = 60.0) -> list[Any]:
+    """Runs `work` in `workers` threads released together (two Lambdas given the same message, two
+    overlapping runs); returns what each returned, and fails if any raised."""
+    barrier = threading.Barrier(workers)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(work())
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not errors, errors
+    assert len(results) == workers, "a worker did not finish"
+    return results
