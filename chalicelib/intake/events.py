@@ -86,7 +86,7 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
             existing, document, signer_states(document), event_type="updated",
             detail={"source_id": source.source_id, "delivery_id": event.delivery_id, "changed": changed,
                     "version": document_version(document)},
-            move_to=Status.PENDING_APPROVAL if back_to_gate else None, move_detail=back_to_gate,
+            back_to_approval=back_to_gate,
         )
         if back_to_gate:
             from chalicelib.jobs.transitions import moved_elsewhere

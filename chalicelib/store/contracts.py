@@ -351,14 +351,13 @@ def replace_document(
     *,
     event_type: str,
     detail: Mapping[str, Any] | None = None,
-    move_to: Status | None = None,
-    move_detail: Mapping[str, Any] | None = None,
+    back_to_approval: Mapping[str, Any] | None = None,
 ) -> ContractRecord:
     """Replaces the canonical document (and the signers derived from it) of a contract that has not
     been sent, with its event, in one transaction conditional on the status the caller saw: a send
     job that got there first makes this raise StaleStatus instead of changing what is being sent.
-    `move_to` changes the status in the same transaction (an approved contract that changed goes back
-    to `pending_approval` at once, so no send job can see the new document as approved)."""
+    `back_to_approval` (the `approval_required` event's detail) moves an approved contract back to
+    `pending_approval` in the same transaction, so no send job can see the new document as approved."""
     callback_url = document.get("callback_url")
     actions = [
         ContractRecord.document.set(dict(document)),
@@ -372,11 +371,11 @@ def replace_document(
     ]
     event = _event(contract.tenant_id, contract.contract_id, event_type, contract.status, detail)
     moved = None
-    if move_to is not None:
-        check_move(contract.status, move_to)
-        actions.append(ContractRecord.status.set(move_to.value))
-        moved = _event(contract.tenant_id, contract.contract_id, "approval_required" if move_to ==
-                       Status.PENDING_APPROVAL else str(move_to), move_to, move_detail)
+    if back_to_approval is not None:
+        check_move(contract.status, Status.PENDING_APPROVAL)
+        actions.append(ContractRecord.status.set(Status.PENDING_APPROVAL.value))
+        moved = _event(contract.tenant_id, contract.contract_id, "approval_required", Status.PENDING_APPROVAL,
+                       back_to_approval)
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.update(contract, actions=actions, condition=ContractRecord.status == contract.status,

@@ -13,8 +13,7 @@ race a test wants to show it cannot lose.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,25 +80,11 @@ def _maybe_hold(item: Any) -> None:
             return
 
 
-@contextmanager
-def hold_update_of(contract_id: str, *, while_held: Callable[[], None], rival_done: threading.Event,
-                   patience: float = 2.0) -> Iterator[Hold]:
-    """Arms the pause for the current thread; yields the Hold, whose `fired` says it happened."""
-    _install()
-    hold = Hold(contract_id, threading.current_thread(), while_held, rival_done, patience)
-    _holds.append(hold)
-    try:
-        yield hold
-    finally:
-        if hold in _holds:
-            _holds.remove(hold)
-
-
 def arm_for_thread(contract_id: str, *, while_held: Callable[[], None], rival_done: threading.Event,
                    patience: float = 2.0, transactions_only: bool = True) -> Hold:
-    """Like `hold_update_of`, for a pause armed from inside the writer's own thread (a seam such
-    as the send job's after_create_hook); disarmed once it fires. `transactions_only=False` holds a
-    plain UpdateItem of the contract too (field updates such as signers' progress)."""
+    """Arms the pause for the calling thread, from inside the writer's own thread (a seam such as
+    the send job's after_create_hook); disarmed once it fires, which the Hold's `fired` tells.
+    `transactions_only=False` holds a plain UpdateItem of the contract too (signers' progress)."""
     _install()
     hold = Hold(contract_id, threading.current_thread(), while_held, rival_done, patience, transactions_only)
     _holds.append(hold)
