@@ -126,14 +126,17 @@ def preview_contract() -> Response:
     return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@app.route("/v1/contracts/{contract_id}/signing-link", methods=["GET"])
+@app.route("/v1/contracts/{contract_id}/signing-link", methods=["GET", "DELETE"])
 @api_route
 def signing_link(contract_id: str) -> dict[str, Any]:
     from chalicelib.api import load_contract
+    from chalicelib.signing import revoke_link
     from chalicelib.signing import signing_link as make_link
 
-    params = app.current_request.query_params or {}
-    return make_link(load_contract(_tenant(), contract_id), params.get("signer"))
+    request = app.current_request
+    record = load_contract(_tenant(), contract_id)
+    signer = (request.query_params or {}).get("signer")
+    return revoke_link(record, signer) if request.method == "DELETE" else make_link(record, signer)
 
 
 @app.route("/sign/{token}", methods=["GET"])
@@ -153,11 +156,15 @@ def signed() -> Response:
     return _page(signed_page(params.get("event"), params.get("lang"), params.get("contract")))
 
 
+# Signing pages carry a token in their URL: no cache keeps it, no Referer gives it away.
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
 def _page(page: Any) -> Response:
     if page.redirect:
-        return Response(body="", status_code=302, headers={"Location": page.redirect, "Cache-Control": "no-store"})
+        return Response(body="", status_code=302, headers={"Location": page.redirect, **PAGE_HEADERS})
     return Response(body=page.html, status_code=page.status,
-                    headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+                    headers={"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS})
 
 
 @app.route("/v1/contracts/{contract_id}/milestones/{milestone_id}", methods=["POST"])

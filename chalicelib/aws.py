@@ -59,6 +59,11 @@ def get_secret(secret_id: str) -> str:
     return value
 
 
+def forget_secret(secret_id: str) -> None:
+    """After writing a secret: this process reads the new value at once (others within the minute)."""
+    _secret_cache.pop(secret_id, None)
+
+
 def get_secret_json(secret_id: str) -> Any:
     return json.loads(get_secret(secret_id))
 

@@ -28,6 +28,7 @@ class Settings:
     docusign_connect_keys_secret: str  # Secrets Manager id of the Connect HMAC keys (JSON list)
     docusign_account_id: str  # optional: pick this account from userinfo (default account otherwise)
     signing_link_secret: str  # Secrets Manager id of the key that signs signing-link tokens
+    token_cache_kms_key: str  # KMS key (alias) sealing the shared DocuSign token; "" = no shared cache
     allow_private_callbacks: bool  # only the local stack sets this (its own receiver is on loopback)
 
     @property
@@ -58,6 +59,7 @@ def settings() -> Settings:
         ),
         docusign_account_id=_env("DOCUSIGN_ACCOUNT_ID"),
         signing_link_secret=_env("SIGNBRIDGE_SIGNING_LINK_SECRET", f"signbridge/{stage}/signing-link-key"),
+        token_cache_kms_key=_env("SIGNBRIDGE_TOKEN_CACHE_KMS_KEY", f"alias/signbridge-{stage}-token-cache"),
         allow_private_callbacks=_env("SIGNBRIDGE_ALLOW_PRIVATE_CALLBACKS") == "1",
     )
 

@@ -7,7 +7,8 @@ stored JSON document) is filtered here. Items come in contract id order.
 
 The cursor is opaque to callers: base64url of `{"k": <last key>, "s": <HMAC>}`, where the key is
 DynamoDB's key of the last contract returned and the HMAC (over the tenant and the key, with a
-label, keyed by the signing-link secret) proves we issued it to this tenant. Anything else → 400.
+label, keyed by a key derived from the link key ring, `link_keys`) proves we issued it to this
+tenant. Anything else → 400.
 
 The top half is pure (parsing, cursors, the summary); `list_contracts` touches the store.
 """
@@ -20,7 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,7 @@ def encode_cursor(key: bytes, tenant_id: str, contract_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(key: bytes, tenant_id: str, cursor: str) -> dict[str, Any]:
+def decode_cursor(keys: Sequence[bytes], tenant_id: str, cursor: str) -> dict[str, Any]:
     """DynamoDB's exclusive start key from a cursor we issued to this tenant; BadRequest otherwise."""
     invalid = BadRequest("invalid cursor; use the next_cursor of the previous page unchanged",
                          [{"path": "cursor", "message": "not a cursor issued for this key"}], code="invalid_cursor")
@@ -135,7 +136,7 @@ def decode_cursor(key: bytes, tenant_id: str, cursor: str) -> dict[str, Any]:
     if (not isinstance(contract_id, dict) or set(contract_id) != {"S"} or not isinstance(contract_id["S"], str)
             or not _CONTRACT_ID.fullmatch(contract_id["S"])):
         raise invalid
-    if not hmac.compare_digest(data["s"], _mac(key, tenant_id, last_key)):
+    if not any(hmac.compare_digest(data["s"], _mac(key, tenant_id, last_key)) for key in keys):
         raise invalid
     return last_key
 
@@ -184,17 +185,18 @@ def matches(record: ContractRecord, query: ListQuery) -> bool:
 
 # --- the store side ----------------------------------------------------------------------------
 
-def _cursor_key() -> bytes:
-    from chalicelib.aws import get_secret
-    from chalicelib.config import settings
+def _cursor_keys() -> list[bytes]:
+    """The keys cursors are accepted under, the one they are made with first (the link key ring:
+    a rotation keeps a cursor from the minutes before it working)."""
+    from chalicelib.link_keys import key_ring
 
-    return get_secret(settings().signing_link_secret).encode()
+    return [key.derived("list-cursor") for key in key_ring().accepted()]
 
 
 def list_contracts(tenant_id: str, params: Mapping[str, str] | None,
-                   cursor_key: Callable[[], bytes] = _cursor_key) -> dict[str, Any]:
+                   cursor_keys: Callable[[], list[bytes]] = _cursor_keys) -> dict[str, Any]:
     query = parse_query(params)
-    start_key = decode_cursor(cursor_key(), tenant_id, query.cursor) if query.cursor else None
+    start_key = decode_cursor(cursor_keys(), tenant_id, query.cursor) if query.cursor else None
     if query.crm_record_id is not None:
         return _by_crm_record(tenant_id, query)
 
@@ -218,7 +220,7 @@ def list_contracts(tenant_id: str, params: Mapping[str, str] | None,
             more = True
             break
         page.append(record)
-    next_cursor = encode_cursor(cursor_key(), tenant_id, page[-1].contract_id) if more and page else None
+    next_cursor = encode_cursor(cursor_keys()[0], tenant_id, page[-1].contract_id) if more and page else None
     return {"contracts": [contract_summary(r) for r in page], "next_cursor": next_cursor}
 
 

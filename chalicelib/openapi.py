@@ -51,6 +51,8 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None,
 
 
 CONTRACT_ID = _path_param("contract_id", "the contract id (ctr_…)")
+SIGNER = _query("signer", "the signer's 1-based position in signers[]",
+                {"type": "integer", "minimum": 1, "maximum": 999999999}, required=True)
 SECURED = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
 HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -257,9 +259,17 @@ SCHEMAS: dict[str, Any] = {
                                   "description": "why (shown in the timeline and sent to the CRM)"}},
     },
     "SigningLink": {
-        "type": "object", "required": ["url", "signer", "expires_at"],
+        "type": "object", "required": ["url", "signer", "expires_at", "envelope_expires_at"],
         "properties": {"url": {"type": "string", "format": "uri"}, "signer": {"type": "integer", "minimum": 1},
-                       "expires_at": {"type": "string", "format": "date-time"}},
+                       "expires_at": {"type": "string", "format": "date-time",
+                                      "description": "the link opens until then (minutes): ask again for a new one"},
+                       "envelope_expires_at": {"type": "string", "format": "date-time",
+                                               "description": "the signing period: links are handed out until then"}},
+    },
+    "SigningLinkRevoked": {
+        "type": "object", "required": ["signer", "revoked"],
+        "properties": {"signer": {"type": "integer", "minimum": 1},
+                       "revoked": {"type": "boolean", "description": "false: the signer had no live link"}},
     },
     "AnalyticsSummary": {
         "type": "object",
@@ -421,13 +431,26 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                       "503": BUSY},
     },
     ("/v1/contracts/{contract_id}/signing-link", "GET"): {
-        "summary": "A stable signing link for signer N", "security": SECURED,
-        "parameters": [CONTRACT_ID, _query("signer", "the signer's 1-based position in signers[]",
-                                           {"type": "integer", "minimum": 1, "maximum": 999999999}, required=True)],
+        "summary": "A short-lived signing link for signer N, from the signer's grant", "security": SECURED,
+        "description": "Each call mints a new opaque link valid a few minutes (`expires_at`), from the signer's "
+                       "grant for the current envelope: ask for it when the signer is about to sign.",
+        "parameters": [CONTRACT_ID, SIGNER],
         "responses": {"200": {"description": "the link", "content": _json(_ref("SigningLink"))},
                       "400": _error("no signer, or not a position"), "401": UNAUTHORIZED,
                       "404": _error("no such contract for this key's tenant, or no signer at that position"),
-                      "409": _error("nothing to sign now (not sent yet, or closed)"), "503": BUSY},
+                      "409": _error("nothing to sign now (not sent yet, closed, or the envelope expired)"),
+                      "503": BUSY},
+    },
+    ("/v1/contracts/{contract_id}/signing-link", "DELETE"): {
+        "summary": "Revoke signer N's signing links", "security": SECURED,
+        "description": "Every link minted so far for the signer stops opening; the next one asked for comes "
+                       "from a new grant. Recorded on the timeline (`signing_link_revoked`).",
+        "parameters": [CONTRACT_ID, SIGNER],
+        "responses": {"200": {"description": "revoked (or nothing live to revoke)",
+                              "content": _json(_ref("SigningLinkRevoked"))},
+                      "400": _error("no signer, or not a position"), "401": UNAUTHORIZED,
+                      "404": _error("no such contract for this key's tenant, or no signer at that position"),
+                      "503": BUSY},
     },
     ("/v1/contracts/preview", "POST"): {
         "summary": "Validate and render a contract; send nothing", "security": SECURED,
@@ -459,12 +482,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "Open a signing link: a fresh DocuSign recipient view", "security": PUBLIC,
         "parameters": [{**_path_param("token", "the signing link's token (anything else: 404)"),
                         "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"}}],
+        "description": "Opens while the link is young (minutes), its grant is live and the envelope open.",
         "responses": {"302": {"description": "to DocuSign's signing page",
                               "headers": {"Location": {"required": True, "schema": {"type": "string"}}, **NO_STORE}},
                       "404": {"description": "unknown or tampered link", "headers": NO_STORE, "content": HTML},
                       "409": {"description": "not now: another signer's turn, or this signer signs by email",
                               "headers": NO_STORE, "content": HTML},
-                      "410": {"description": "no longer: signed, declined, voided or expired", "headers": NO_STORE,
+                      "410": {"description": "no longer: the link expired or was revoked; signed, declined, voided "
+                                             "or the signing period ended", "headers": NO_STORE,
                               "content": HTML},
                       "503": {"description": "DocuSign unreachable: the same link works again later",
                               "headers": NO_STORE, "content": HTML}},

@@ -1,28 +1,43 @@
-"""Stable signing links: `/sign/{token}` is signed by us, valid as long as the envelope is open, and
-mints a fresh DocuSign recipient view (single use, 5 minutes) at every click. `/signed` is where
-DocuSign sends the signer back."""
+"""Signing links: short-lived, opaque tokens minted from a revocable per-signer grant.
+
+`GET /v1/contracts/{id}/signing-link?signer=N` finds (or makes) signer N's grant for the current
+envelope and mints a token valid LINK_TOKEN_MINUTES (never past the envelope's expiry). The token is
+the grant's reference sealed with AES-GCM under the current key of the ring (`link_keys`): nothing in
+it is readable, and any change to it is refused. `/sign/{token}` opens only while that grant is the
+signer's live grant and the envelope is open, and then mints a fresh DocuSign recipient view (single
+use, 5 minutes) for the click. Void, decline and completion revoke the grants (`revoke_all`, from
+every status change); the sender can revoke one (`DELETE …/signing-link?signer=N`), and the next
+link asked for comes from a new grant. `/signed` is where DocuSign sends the signer back.
+"""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import binascii
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.aws import get_secret
 from chalicelib.config import settings
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
 from chalicelib.errors import ApiError, NotFound, RetryableError
+from chalicelib.link_keys import KeyRing, key_ring
+from chalicelib.observability import logger
 from chalicelib.store import contracts as store
+from chalicelib.store import signing_grants
 from chalicelib.store.models import ContractRecord
 
 # Codes DocuSign answers a recipient view with when the signer may not sign *yet*.
 NOT_YET_CODES = frozenset({"RECIPIENT_NOT_IN_SEQUENCE"})
+LINK_TOKEN_MINUTES = 10  # long enough to click through from the app that asked, short enough to leak little
+TOKEN_USE = "signing-link"
+MAX_TOKEN_LENGTH = 400  # ours are ~170 characters
+_TOKEN_SHAPE = re.compile(r"([0-9a-f]{8})\.([A-Za-z0-9_-]{40,400})")
+_NONCE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -30,12 +45,8 @@ class LinkClaims:
     tenant_id: str
     contract_id: str
     signer: int
-    envelope_id: str
-    expires_at: int | None = None  # epoch seconds: the envelope's expiry when the link was made
-
-
-def _key() -> bytes:
-    return get_secret(settings().signing_link_secret).encode()
+    grant_id: str
+    expires_at: int  # epoch seconds
 
 
 def _b64(data: bytes) -> str:
@@ -46,28 +57,35 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_token(claims: LinkClaims) -> str:
-    body: dict[str, Any] = {"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer,
-                            "e": claims.envelope_id}
-    if claims.expires_at is not None:
-        body["x"] = claims.expires_at
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    signature = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{signature}"
+def make_token(claims: LinkClaims, ring: KeyRing | None = None) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = (ring or key_ring()).current
+    body = json.dumps({"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer, "g": claims.grant_id,
+                       "x": claims.expires_at}, separators=(",", ":")).encode()
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(key.derived(TOKEN_USE)).encrypt(nonce, body, key.kid.encode())
+    return f"{key.kid}.{_b64(nonce + sealed)}"
 
 
-def read_token(token: str) -> LinkClaims | None:
-    """The claims of an untampered token; None for anything we did not sign."""
+def read_token(token: str, ring: KeyRing | None = None) -> LinkClaims | None:
+    """The claims of a token we sealed with a key still accepted; None for anything else (expiry is
+    the caller's to judge, so an expired link can say so)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    match = _TOKEN_SHAPE.fullmatch(token) if len(token) <= MAX_TOKEN_LENGTH else None
+    if match is None:
+        return None
+    key = (ring or key_ring()).find(match.group(1))
+    if key is None:
+        return None
     try:
-        payload, signature = token.split(".", 1)
-        expected = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, signature):
-            return None
-        data = json.loads(_unb64(payload))
-        expires = data.get("x")
-        return LinkClaims(str(data["t"]), str(data["c"]), int(data["s"]), str(data["e"]),
-                          int(expires) if expires is not None else None)
-    except (ValueError, KeyError, TypeError, AttributeError):
+        sealed = _unb64(match.group(2))
+        body = AESGCM(key.derived(TOKEN_USE)).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], key.kid.encode())
+        data = json.loads(body)
+        return LinkClaims(str(data["t"]), str(data["c"]), int(data["s"]), str(data["g"]), int(data["x"]))
+    except (InvalidTag, ValueError, KeyError, TypeError, binascii.Error):
         return None
 
 
@@ -88,22 +106,59 @@ def envelope_expiry(record: ContractRecord) -> datetime:
     return (sent_at or record.created_at) + timedelta(days=days)
 
 
-def signing_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
+def _position(signer: str | None) -> int:
     # Plain digits only (int() would also take " 2", "+2", "1_0" and other scripts' digits), and
     # at most 9 of them: the OpenAPI document's integer 1..999999999.
     if not re.fullmatch(r"[0-9]{1,9}", signer or "") or int(signer or "0") < 1:
         raise ApiError("signer must be the signer's 1-based position in signers[]", status=400,
                        code="bad_request", details=[{"path": "signer", "message": "an integer from 1"}])
-    position = int(signer or "0")
+    return int(signer or "0")
+
+
+def signing_link(record: ContractRecord, signer: str | None, *, now: datetime | None = None) -> dict[str, Any]:
+    position = _position(signer)
     if not 1 <= position <= len(record.signers):
         raise NotFound(f"the contract has no signer {position}")
     if record.envelope_id is None or record.status not in ENVELOPE_OPEN:
         raise ApiError(f"the contract is {record.status}: there is nothing to sign", status=409, code="conflict")
-    expires = envelope_expiry(record)
-    token = make_token(LinkClaims(record.tenant_id, record.contract_id, position, record.envelope_id,
+    envelope_expires = envelope_expiry(record)
+    at = (now or datetime.now(UTC)).replace(microsecond=0)
+    if envelope_expires <= at:  # DocuSign voids it any moment: a link would open nothing
+        raise ApiError("the envelope has expired: there is nothing to sign", status=409, code="conflict")
+    grant = signing_grants.live_grant(record.tenant_id, record.contract_id, position, record.envelope_id,
+                                      envelope_expires)
+    expires = min(at + timedelta(minutes=LINK_TOKEN_MINUTES), envelope_expires)
+    token = make_token(LinkClaims(record.tenant_id, record.contract_id, position, grant.grant_id,
                                   int(expires.timestamp())))
     return {"url": f"{settings().public_base_url.rstrip('/')}/sign/{token}", "signer": position,
-            "expires_at": expires.isoformat()}
+            "expires_at": expires.isoformat(), "envelope_expires_at": envelope_expires.isoformat()}
+
+
+def revoke_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
+    """The sender kills signer N's links (one leaked, a wrong recipient): every token minted so far
+    stops working; the next link asked for comes from a new grant."""
+    position = _position(signer)
+    if not 1 <= position <= len(record.signers):
+        raise NotFound(f"the contract has no signer {position}")
+    revoked = signing_grants.revoke(record.tenant_id, record.contract_id, position, "revoked")
+    if revoked:
+        store.append_event(record, "signing_link_revoked", {"signer": position, "by": "api"})
+    return {"signer": position, "revoked": revoked}
+
+
+def revoke_all(record: ContractRecord, reason: str) -> None:
+    """Every signer's grant for the record's envelope, when the envelope closes (void, decline,
+    completion). Opening a link checks the contract's status too, so a grant this misses (the store
+    down for a moment) still opens nothing; the revocation is the record of it."""
+    from pynamodb.exceptions import PynamoDBException
+
+    for position in range(1, len(record.signers or []) + 1):
+        try:
+            signing_grants.revoke(record.tenant_id, record.contract_id, position, reason,
+                                  envelope_id=record.envelope_id)
+        except (PynamoDBException, RetryableError) as err:
+            logger.warning("signing grant not revoked", extra={"contract_id": record.contract_id,
+                                                               "signer": position, "error": type(err).__name__})
 
 
 @dataclass(frozen=True)
@@ -113,29 +168,39 @@ class Page:
     redirect: str | None = None
 
 
-def open_link(token: str, accept_language: str | None) -> Page:
+# Why a grant was revoked → the page that explains it.
+_REVOKED_PAGE = {"voided": "voided", "declined": "declined", "completed": "completed", "revoked": "revoked"}
+
+
+def open_link(token: str, accept_language: str | None, *, now: datetime | None = None) -> Page:
     """Resolves a click on a signing link: a redirect to DocuSign, or a page saying why not."""
     claims = read_token(token)
     if claims is None:
         return _page(404, "invalid", _locale(None, accept_language))
     record = store.find_contract(claims.tenant_id, claims.contract_id)
-    if record is None or record.envelope_id != claims.envelope_id:
+    if record is None:
         return _page(404, "invalid", _locale(None, accept_language))
     locale = _locale(record, accept_language)
     signer = next((s for s in record.signers if int(s.position) == claims.signer), None)
     if signer is None:
         return _page(404, "invalid", locale)
-    expired = claims.expires_at is not None and datetime.now(UTC).timestamp() >= claims.expires_at
+    envelope_expired = record.status == Status.VOIDED and "expir" in (record.status_reason or "").lower()
+    if (now or datetime.now(UTC)).timestamp() >= claims.expires_at:
+        # Nothing about the contract for an old token, beyond what ended it.
+        return _page(410, "expired" if envelope_expired else "link_expired", locale)
     if record.status not in ENVELOPE_OPEN:
         status = Status(record.status)
-        if status == Status.VOIDED and (expired or "expir" in (record.status_reason or "").lower()):
+        if envelope_expired:
             return _page(410, "expired", locale, record)
         reason = {Status.COMPLETED: "completed", Status.ACTIVE: "completed", Status.EXPIRING: "completed",
                   Status.RENEWED: "completed", Status.EXPIRED: "completed", Status.TERMINATED: "completed",
                   Status.DECLINED: "declined", Status.VOIDED: "voided"}.get(status, "closed")
         return _page(410, reason, locale, record)
-    if expired:  # DocuSign has voided it; its message may not have reached us yet
-        return _page(410, "expired", locale, record)
+    grant = signing_grants.find_grant(record.tenant_id, record.contract_id, claims.signer)
+    if grant is None or grant.grant_id != claims.grant_id or grant.envelope_id != record.envelope_id:
+        return _page(410, "revoked", locale, record)  # a newer grant replaced it, or another envelope
+    if not grant.live:
+        return _page(410, _REVOKED_PAGE.get(grant.revoked or "", "revoked"), locale, record)
     if signer.status in ("signed", "completed"):
         return _page(410, "already_signed", locale, record)
     if signer.status == "declined":

@@ -17,7 +17,9 @@ reason the real service does not have.
   load test). What a transaction does and how it fails are moto's own code, unchanged;
 - item answers (GetItem, Query, ...) are written as the JSON moto already holds (see below);
 - SQS checks a received message's retention without recomputing every queue attribute, and reads
-  the clock directly.
+  the clock directly;
+- KMS refuses Encrypt and Decrypt with a key that is not enabled, as AWS does (`DisabledException`,
+  `KMSInvalidStateException` when pending deletion); moto uses the key anyway.
 
 `python -m devstack.embedded_aws -H 127.0.0.1 -p PORT` runs moto's server with these fixes (the
 local stack starts it so).
@@ -62,7 +64,39 @@ def make_faithful() -> None:
     _item_level_transaction_rollback()
     _direct_item_responses()
     _cheap_retention_check()
+    _kms_key_state()
     _applied = True
+
+
+def _kms_key_state() -> None:
+    """What the DocuSign token cache does when its key is disabled is only testable if the key
+    being disabled makes KMS fail (AWS KMS API reference, Encrypt/Decrypt errors)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.kms.models import KmsBackend
+
+    def usable(backend: Any, key_id: str) -> None:
+        key = backend.keys[backend.get_key_id(key_id)]
+        if key.key_state == "Disabled":
+            raise JsonRESTError("DisabledException", f"{key.arn} is disabled.")
+        if key.key_state != "Enabled":
+            state = "pending deletion" if key.key_state == "PendingDeletion" else key.key_state
+            raise JsonRESTError("KMSInvalidStateException", f"{key.arn} is {state}.")
+
+    original_encrypt = KmsBackend.encrypt
+    original_decrypt = KmsBackend.decrypt
+
+    def encrypt(self: Any, key_id: str, plaintext: bytes, encryption_context: dict[str, str]) -> tuple[bytes, str]:
+        usable(self, self.any_id_to_key_id(key_id))
+        return original_encrypt(self, key_id, plaintext, encryption_context)
+
+    def decrypt(self: Any, ciphertext_blob: bytes, encryption_context: dict[str, str],
+                key_id: str | None = None) -> tuple[bytes, str]:
+        plaintext, arn = original_decrypt(self, ciphertext_blob, encryption_context, key_id)
+        usable(self, arn)  # the key the ciphertext names, checked before the plaintext leaves
+        return plaintext, arn
+
+    KmsBackend.encrypt = encrypt  # type: ignore[method-assign]
+    KmsBackend.decrypt = decrypt  # type: ignore[method-assign]
 
 
 def _cheap_retention_check() -> None:

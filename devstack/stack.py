@@ -175,9 +175,25 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def create_token_cache_key() -> str | None:
+    """The KMS key (symmetric) and the alias `settings().token_cache_kms_key` names, as
+    infra/resources.json declares them; nothing when the setting is empty (no shared token cache)."""
+    from chalicelib.aws import client
+    from chalicelib.config import settings
+
+    alias = settings().token_cache_kms_key
+    if not alias:
+        return None
+    kms = client("kms")
+    key_id = str(kms.create_key(Description="signbridge: the cached DocuSign access token",
+                                KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"])
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    return key_id
+
+
 def provision(env: Mapping[str, str]) -> None:
     """Creates what the app expects to exist: tables, queues (with a dead-letter queue), the archive
-    bucket (versioned), the SES sender identity."""
+    bucket (versioned), the SES sender identity, the token cache's KMS key."""
     use_environment(env)
     from chalicelib.aws import client
     from chalicelib.config import settings
@@ -196,6 +212,7 @@ def provision(env: Mapping[str, str]) -> None:
     s3.create_bucket(Bucket=cfg.archive_bucket)
     s3.put_bucket_versioning(Bucket=cfg.archive_bucket, VersioningConfiguration={"Status": "Enabled"})
     client("ses").verify_domain_identity(Domain=MAIL_FROM.split("@", 1)[1])
+    create_token_cache_key()
 
 
 def seed(env: Mapping[str, str], sandbox_url: str,
@@ -204,6 +221,7 @@ def seed(env: Mapping[str, str], sandbox_url: str,
     use_environment(env)
     from chalicelib.aws import client
     from chalicelib.config import settings
+    from chalicelib.link_keys import dump_ring, new_ring
     from chalicelib.store.registry import Source, put_api_key, put_source, put_tenant
 
     cfg = settings()
@@ -213,7 +231,7 @@ def seed(env: Mapping[str, str], sandbox_url: str,
     for name, value in (
         (cfg.docusign_private_key_secret, private_pem),
         (cfg.docusign_connect_keys_secret, json.dumps({"keys": [connect_key]})),
-        (cfg.signing_link_secret, secrets.token_urlsafe(32)),
+        (cfg.signing_link_secret, dump_ring(new_ring())),
     ):
         sm.create_secret(Name=name, SecretString=value)
     status, _ = http_json("POST", f"{sandbox_url}/sandbox/integrations",

@@ -14,6 +14,7 @@ import sys
 GROUPS: dict[str, str] = {
     "callbacks": "chalicelib.admin.callbacks",
     "sources": "chalicelib.admin.sources",
+    "signing-keys": "chalicelib.admin.signing_keys",
 }
 
 

@@ -3,11 +3,15 @@
 We make the JWT assertion ourselves (PyJWT, as the SDK does) and POST it to a configurable OAuth base
 URL, because the SDK hard-codes https for OAuth hosts and the local sandbox speaks plain HTTP. The
 token is cached per warm Lambda and in DynamoDB across cold starts, until shortly before it expires
-(JWT grant has no refresh token). No DocuSign SDK import here: this module is cheap.
+(JWT grant has no refresh token). In DynamoDB it is only ever KMS ciphertext, bound by its encryption
+context to the item's key; with no KMS key configured it is not shared at all. No DocuSign SDK import
+here: this module is cheap.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
@@ -217,14 +221,78 @@ def _http(method: str, url: str, *, body: str | None = None, headers: dict[str, 
 
 
 # Sharing the token (and userinfo) across cold starts: one JWT grant per hour instead of one per
-# container. The cache is an optimisation: if DynamoDB cannot serve it, we go to DocuSign.
+# container. The cache is an optimisation: if DynamoDB or KMS cannot serve it, we go to DocuSign.
 _SHARED_KEY = "docusign-session"
 _SHARED_ACCOUNT_KEY = "docusign-userinfo"
+_TOKEN_PURPOSE = "docusign-access-token"
+_told_no_kms_key = False  # the "no shared cache" notice is logged once per container
 
 
 def _shared_key(prefix: str) -> str:
     cfg = settings()
     return f"{prefix}#{cfg.docusign_oauth_base}#{cfg.docusign_integration_key}#{cfg.docusign_user_id}"
+
+
+def _token_kms_key() -> str | None:
+    """The KMS key sealing the shared token, or None: then the token stays in this container only."""
+    global _told_no_kms_key
+    key_id = settings().token_cache_kms_key
+    if key_id:
+        return key_id
+    if not _told_no_kms_key:
+        _told_no_kms_key = True
+        logger.warning("DocuSign token not shared across containers: SIGNBRIDGE_TOKEN_CACHE_KMS_KEY is empty")
+    return None
+
+
+def _encryption_context() -> dict[str, str]:
+    # Binds the ciphertext to its item: copied under another key (another user), it does not decrypt.
+    return {"purpose": _TOKEN_PURPOSE, "cache_key": _shared_key(_SHARED_KEY)}
+
+
+def _kms_failed(operation: str, key_id: str, err: Exception) -> None:
+    from botocore.exceptions import ClientError
+
+    # The error code only: never the token, the ciphertext or KMS's free-text message.
+    code = err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else type(err).__name__
+    logger.warning("DocuSign token cache skipped: KMS failed",
+                   extra={"operation": operation, "kms_key": key_id, "error": code or type(err).__name__})
+
+
+def _seal(key_id: str, token: str) -> str | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.aws import client
+
+    try:
+        blob = client("kms").encrypt(KeyId=key_id, Plaintext=token.encode(),
+                                     EncryptionContext=_encryption_context())["CiphertextBlob"]
+    except (ClientError, BotoCoreError) as err:
+        _kms_failed("Encrypt", key_id, err)
+        return None
+    return base64.b64encode(blob).decode("ascii")
+
+
+def _unseal(key_id: str, ciphertext: str) -> str | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.aws import client
+
+    try:
+        blob = base64.b64decode(ciphertext, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        # KeyId too: KMS then refuses a ciphertext of another key, and IAM can scope by kms:RequestAlias.
+        plaintext = client("kms").decrypt(KeyId=key_id, CiphertextBlob=blob,
+                                          EncryptionContext=_encryption_context())["Plaintext"]
+    except (ClientError, BotoCoreError) as err:
+        _kms_failed("Decrypt", key_id, err)
+        return None
+    try:
+        return bytes(plaintext).decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _load_detail(prefix: str) -> dict[str, object] | None:
@@ -257,16 +325,32 @@ def _save_detail(prefix: str, detail: dict[str, object], lifetime_seconds: float
 
 
 def _load_shared() -> DocuSignSession | None:
-    detail = _load_detail(_SHARED_KEY)
-    try:
-        session = DocuSignSession(**detail) if detail else None  # type: ignore[arg-type]
-    except TypeError:
+    key_id = _token_kms_key()
+    if key_id is None:
         return None
-    return session if session is not None and session.fresh() else None
+    detail = _load_detail(_SHARED_KEY)
+    # No ciphertext: absent, or a plaintext item from before encryption, which is never used.
+    if not detail or not isinstance(detail.get("ciphertext"), str):
+        return None
+    try:
+        expires_at = float(detail["expires_at"])  # type: ignore[arg-type]
+        account_id, base_uri = str(detail["account_id"]), str(detail["base_uri"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not DocuSignSession("", expires_at, account_id, base_uri).fresh():
+        return None  # stale: no KMS call for it
+    token = _unseal(key_id, str(detail["ciphertext"]))
+    return DocuSignSession(token, expires_at, account_id, base_uri) if token else None
 
 
 def _store_shared(session: DocuSignSession) -> None:
-    _save_detail(_SHARED_KEY, asdict(session), session.expires_at - _clock())
+    key_id = _token_kms_key()
+    ciphertext = _seal(key_id, session.access_token) if key_id is not None else None
+    if ciphertext is None:
+        return  # not shared: the next cold start makes its own grant
+    detail: dict[str, object] = {"ciphertext": ciphertext, "expires_at": session.expires_at,
+                                 "account_id": session.account_id, "base_uri": session.base_uri}
+    _save_detail(_SHARED_KEY, detail, session.expires_at - _clock())
 
 
 def _load_shared_account() -> _Account | None:
@@ -279,4 +363,5 @@ def _load_shared_account() -> _Account | None:
 
 
 def _store_shared_account(account: _Account) -> None:
+    # Account id and REST base URI: no secret, so plaintext.
     _save_detail(_SHARED_ACCOUNT_KEY, asdict(account), account.fetched_at + USERINFO_TTL_SECONDS - _clock())

@@ -9,7 +9,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord
 
@@ -43,5 +43,9 @@ def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapp
             at: datetime | None) -> None:
     from chalicelib.notify import callbacks
 
+    if previous in ENVELOPE_OPEN and record.status not in ENVELOPE_OPEN:
+        from chalicelib.signing import revoke_all  # the envelope closed: its signing links die with it
+
+        revoke_all(record, str(record.status))
     callbacks.status_changed(record, event_type, record.status, {**(detail or {}), "previous_status": previous},
                              at or store.now_utc())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -89,10 +89,14 @@ def test_the_envelope_carries_the_contract_as_the_tenant_wants_it(stack: StackHa
     assert document.name.startswith(contract["number"])
 
     # Signing links: the parallel embedded signer can sign now, the routing-2 one cannot yet, the email
-    # signer is told to use DocuSign's email; every link lives as long as the envelope (10 days).
+    # signer is told to use DocuSign's email; links are handed out as long as the envelope lives (10
+    # days), each one opening for 10 minutes.
+    asked = datetime.now(UTC).replace(microsecond=0)
     sara, anna, erik = (signing_link(stack, contract_id, n) for n in (2, 3, 1))
     sent_at = next(e["at"] for e in contract["timeline"] if e["type"] == "envelope_sent")
-    assert datetime.fromisoformat(sara["expires_at"]) == datetime.fromisoformat(sent_at) + timedelta(days=10)
+    assert datetime.fromisoformat(sara["envelope_expires_at"]) == datetime.fromisoformat(sent_at) + timedelta(days=10)
+    assert timedelta(0) <= datetime.fromisoformat(sara["expires_at"]) - asked - timedelta(minutes=10) <= timedelta(
+        seconds=5)
     assert open_link(stack, sara["url"]).status_code == 302
     early = open_link(stack, anna["url"])
     assert early.status_code == 409 and page_outcome(early) == ("not_your_turn", "It is not your turn yet")
@@ -171,15 +175,18 @@ def test_signing_link_pages(stack: StackHarness) -> None:
                                         signers=[signer("Rachel Tan", "rachel.tan@harbourline.example", 1)]))
     contract_id = contract["contract_id"]
     link = signing_link(stack, contract_id, 1)
-    assert signing_link(stack, contract_id, 1) == link  # stable: asking again gives the same link
+    again = signing_link(stack, contract_id, 1)
+    assert again["url"] != link["url"]  # each ask mints a new short-lived link, from the same grant
+    assert open_link(stack, again["url"]).status_code == 302
 
     # Unguessable and tamper-proof: any change to the token gives a clear page, never DocuSign.
     token = link["url"].rsplit("/", 1)[1]
-    payload, signature = token.split(".")
-    for bad in (payload + "." + signature[:-2] + "xx", payload[:-2] + "AA." + signature, "nonsense"):
+    kid, sealed = token.split(".")
+    flipped = sealed[:20] + ("A" if sealed[20] != "A" else "B") + sealed[21:]
+    for bad in (f"{kid}.{sealed[:-2]}xx", f"{kid}.{flipped}", f"{'0' * 8}.{sealed}", "nonsense"):
         page = stack.client.http.get(f"/sign/{bad}", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
         assert page.status_code == 404 and page_outcome(page) == ("invalid", "链接无效")
-    assert stack.client.http.get(f"/sign/{payload}.{signature}x").status_code == 404
+    assert stack.client.http.get(f"/sign/{token}x").status_code == 404
 
     # A DocuSign outage while minting the view: a "try again" page, and the same link works later.
     stack.sandbox("POST", "/sandbox/faults", {"rest_5xx": 1, "only_path": "/views/recipient"})
@@ -198,7 +205,7 @@ def test_signing_link_pages(stack: StackHarness) -> None:
     # Voided by the sender: the link explains, and no new link is handed out.
     envelopes.void_envelope(contract["envelope_id"], "Replaced by a new version")
     stack.wait_status(contract_id, "voided")
-    gone = open_link(stack, link["url"])
+    gone = open_link(stack, again["url"])
     assert gone.status_code == 410 and page_outcome(gone) == ("voided", "This contract was withdrawn")
     assert stack.client.http.get(f"/v1/contracts/{contract_id}/signing-link?signer=1",
                                  headers=stack.auth()).status_code == 409

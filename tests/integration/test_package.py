@@ -75,6 +75,22 @@ def test_the_merged_template_passes_cfn_lint_and_declares_the_resources(package:
     assert resources["JobsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
     runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
     assert resources["ProcessJob"]["Properties"]["Runtime"] == runtime
+    # The token cache's key: symmetric, rotated, administered through the account (IAM policies).
+    key = resources["TokenCacheKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    [root] = key["Properties"]["KeyPolicy"]["Statement"]
+    assert root["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    alias = resources["TokenCacheKeyAlias"]
+    assert alias["Properties"] == {"AliasName": {"Fn::Sub": "alias/signbridge-${Stage}-token-cache"},
+                                   "TargetKeyId": {"Ref": "TokenCacheKey"}}
+    # Every function's role may seal and open the token with that alias, and nothing else with KMS.
+    roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles
+    for role in roles:
+        statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        assert [s for s in statements if any(a.startswith("kms:") for a in s["Action"])] == [
+            token_cache_statement("dev")]
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(package / "sam.json")],
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
@@ -99,3 +115,28 @@ def test_every_module_ships_with_unchecked_hash_bytecode(package: Path) -> None:
             # recompiles (zip extraction loses mtimes, and /var/task is read-only).
             assert int.from_bytes(header[4:8], "little") == 0b01, cached
         assert missing == [], missing[:5]
+
+
+def token_cache_statement(stage: str) -> dict[str, object]:
+    return {
+        "Sid": "TokenCache", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"],
+        "Resource": "arn:aws:kms:*:*:key/*",
+        "Condition": {"StringEquals": {"kms:RequestAlias": f"alias/signbridge-{stage}-token-cache",
+                                       "kms:EncryptionContext:purpose": "docusign-access-token"}},
+    }
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_each_stage_policy_allows_the_token_cache_key_by_alias_only(stage: str) -> None:
+    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    kms = [s for s in policy["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
+    assert kms == [token_cache_statement(stage)]
+    # The alias the app uses by default for the stage (chalicelib/config.py) is the one allowed.
+    from chalicelib.config import reset_settings, settings
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SIGNBRIDGE_STAGE", stage)
+        env.delenv("SIGNBRIDGE_TOKEN_CACHE_KMS_KEY", raising=False)
+        reset_settings()
+        assert settings().token_cache_kms_key == f"alias/signbridge-{stage}-token-cache"
+    reset_settings()

@@ -61,3 +61,23 @@ def test_a_tenant_template_override_is_used_and_recorded(stack: StackHarness) ->
     contract_id = stack.post_webhook(body("sales")).json_body["contract_id"]
     sent = stack.wait_status(contract_id, "sent")
     assert sent["documents"]["rendered"]["template_version"].startswith("tenant:demo/sales.zh-CN@")
+
+
+def test_an_override_over_the_render_bounds_is_a_422_with_the_reason(stack: StackHarness) -> None:
+    """Security review finding 5: an override that would allocate 400 MB or loop for ever is refused
+    by preview (and by sending) with the bound it broke, within a bounded time."""
+    from chalicelib.store.templates import put_template_override
+
+    for clause, reason in (("{{ 'x'|center(400000000) }}", "center's width"),
+                           ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                            "loop turns")):
+        put_template_override(stack.tenant_id, "contracts/sales.zh-CN.html.j2", (
+            '{% extends "contracts/_base.html.j2" %}'
+            '{% set R = {"ours": "卖方", "counterparty": "买方", "order": ["ours", "counterparty"], '
+            '"subject": "产品买卖"} %}'
+            "{% block clauses %}" + clause + "{% endblock %}"
+        ))
+        response = preview(stack, body("sales"))
+        assert response.status_code == 422, response.body
+        error = response.json_body["error"]
+        assert error["code"] == "render_error" and reason in error["message"], error

@@ -1,9 +1,11 @@
 """DocuSign JWT grant (chalicelib.esign.auth) against the sandbox's OAuth server over HTTP, with the
-RSA key in (moto's) Secrets Manager and the shared token cache in (moto's) DynamoDB. Time is moved
-through the module's clock seam; every request the server sees is counted."""
+RSA key in (moto's) Secrets Manager and the shared token cache in (moto's) DynamoDB, sealed with
+(moto's) KMS. Time is moved through the module's clock seam; every request the server sees is counted."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 from collections import Counter
@@ -17,7 +19,7 @@ from moto import mock_aws
 
 from chalicelib.esign import auth
 from devstack.sandbox import SandboxConfig, create_app
-from devstack.stack import generate_rsa_key
+from devstack.stack import create_token_cache_key, generate_rsa_key
 
 INTEGRATION_KEY = "unit-integration-key"
 USER_ID = "0f5e8d2c-7a41-4b6e-8d0c-0000000000u1"  # the sandbox's default user
@@ -72,6 +74,7 @@ def docusign(oauth_server: OAuthServer, keys: tuple[str, str], monkeypatch: pyte
         "SIGNBRIDGE_TABLE_PREFIX": "signbridge-unit-", "SIGNBRIDGE_PUBLIC_BASE_URL": "https://api.example",
     }.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SIGNBRIDGE_TOKEN_CACHE_KMS_KEY", raising=False)  # the stage's default alias
     oauth_server.hits.clear()
     oauth_server.config.consented_users = None
     with mock_aws():
@@ -80,6 +83,7 @@ def docusign(oauth_server: OAuthServer, keys: tuple[str, str], monkeypatch: pyte
         bind_tables()
         KeyRecord.create_table(wait=True)
         client("secretsmanager").create_secret(Name=KEY_SECRET, SecretString=keys[0])
+        create_token_cache_key()  # as the local stack provisions it
         auth.forget_session()
         yield oauth_server
         auth.forget_session()
@@ -230,3 +234,158 @@ def test_an_unreachable_oauth_server_is_an_auth_error(docusign: OAuthServer, mon
     with pytest.raises(auth.DocuSignAuthError) as unreachable:
         auth.get_session()
     assert unreachable.value.error == "unreachable"
+
+
+# --- the shared token at rest: KMS ciphertext bound to its item (SECURITY.md) ----------------------
+
+OTHER_USER_ID = "0f5e8d2c-7a41-4b6e-8d0c-0000000000u2"
+
+
+def raw_keys_items() -> list[dict[str, Any]]:
+    """The keys table as DynamoDB holds it (boto3, not our models)."""
+    from chalicelib.aws import client
+    from chalicelib.config import settings
+
+    return list(client("dynamodb").scan(TableName=settings().table("keys"), ConsistentRead=True)["Items"])
+
+
+def raw_session_item() -> dict[str, Any] | None:
+    [item] = [i for i in raw_keys_items() if i["key"]["S"] == auth._shared_key(auth._SHARED_KEY)] or [None]
+    return item
+
+
+def assert_nowhere(secret: str, items: list[dict[str, Any]], records: list[logging.LogRecord]) -> None:
+    assert secret and secret not in json.dumps(items)
+    assert all(secret not in str(vars(r)) for r in records)
+
+
+def token_key_id() -> str:
+    from chalicelib.aws import client
+    from chalicelib.config import settings
+
+    return str(client("kms").describe_key(KeyId=settings().token_cache_kms_key)["KeyMetadata"]["KeyId"])
+
+
+def kms_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno == logging.WARNING and "KMS failed" in r.getMessage()]
+
+
+def test_the_shared_token_is_kms_ciphertext_and_a_cold_start_decrypts_it(
+        docusign: OAuthServer, caplog: pytest.LogCaptureFixture) -> None:
+    from chalicelib.aws import client
+
+    caplog.set_level(logging.INFO)
+    first = auth.get_session()
+    item = raw_session_item()
+    assert item is not None
+    assert_nowhere(first.access_token, raw_keys_items(), caplog.records)
+    detail = json.loads(item["detail"]["S"])
+    assert set(detail) == {"ciphertext", "expires_at", "account_id", "base_uri"}
+    assert detail["account_id"] == first.account_id and detail["expires_at"] == first.expires_at
+    # The ciphertext is KMS's, under the token cache key, and only opens with its encryption context.
+    opened = client("kms").decrypt(CiphertextBlob=base64.b64decode(detail["ciphertext"]), EncryptionContext={
+        "purpose": "docusign-access-token", "cache_key": item["key"]["S"]})
+    assert opened["Plaintext"].decode() == first.access_token and opened["KeyId"].endswith(token_key_id())
+
+    cold_start()
+    assert auth.get_session() == first  # read back and decrypted: no new grant
+    assert docusign.hits["/oauth/token"] == 1 and docusign.hits["/oauth/userinfo"] == 1
+    assert kms_warnings(caplog) == []
+
+
+def test_a_ciphertext_copied_under_another_key_does_not_decrypt(
+        docusign: OAuthServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from chalicelib.aws import client
+    from chalicelib.config import reset_settings, settings
+
+    docusign.config.consented_users = [USER_ID, OTHER_USER_ID]
+    first = auth.get_session()
+    item = raw_session_item()
+    assert item is not None
+    # Someone who can write the table plants user 1's sealed token under user 2's cache key.
+    monkeypatch.setenv("DOCUSIGN_USER_ID", OTHER_USER_ID)
+    reset_settings()
+    planted_key = auth._shared_key(auth._SHARED_KEY)
+    assert planted_key != item["key"]["S"]
+    client("dynamodb").put_item(TableName=settings().table("keys"), Item={**item, "key": {"S": planted_key}})
+
+    caplog.set_level(logging.WARNING)
+    cold_start()
+    other = auth.get_session()
+    assert other.access_token != first.access_token  # a fresh grant, for user 2
+    assert docusign.hits["/oauth/token"] == 2
+    [warning] = kms_warnings(caplog)
+    assert getattr(warning, "error", None) == "InvalidCiphertextException"
+    assert getattr(warning, "operation", None) == "Decrypt"
+    assert_nowhere(first.access_token, [], caplog.records)
+    assert all(json.loads(item["detail"]["S"])["ciphertext"] not in str(vars(r)) for r in caplog.records)
+    # The planted item was replaced by user 2's own sealed token.
+    cold_start()
+    assert auth.get_session() == other and docusign.hits["/oauth/token"] == 2
+
+
+def test_a_disabled_kms_key_means_fresh_grants_and_nothing_in_plaintext(
+        docusign: OAuthServer, caplog: pytest.LogCaptureFixture) -> None:
+    from chalicelib.aws import client
+    from devstack.embedded_aws import make_faithful
+
+    make_faithful()  # moto alone would still use a disabled key; AWS refuses it (DisabledException)
+    caplog.set_level(logging.WARNING)
+    first = auth.get_session()
+    client("kms").disable_key(KeyId=token_key_id())
+
+    cold_start()  # the cached ciphertext no longer decrypts
+    second = auth.get_session()
+    assert second.access_token != first.access_token and docusign.hits["/oauth/token"] == 2
+    cold_start()  # nor could the new token be sealed: nothing shared, another grant
+    third = auth.get_session()
+    assert third.access_token not in (first.access_token, second.access_token)
+    assert docusign.hits["/oauth/token"] == 3
+    assert [(getattr(r, "operation", None), getattr(r, "error", None)) for r in kms_warnings(caplog)] == [
+        ("Decrypt", "DisabledException"), ("Encrypt", "DisabledException")] * 2
+    items = raw_keys_items()
+    for token in (first.access_token, second.access_token, third.access_token):
+        assert_nowhere(token, items, caplog.records)
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+def test_an_old_plaintext_token_item_is_ignored(docusign: OAuthServer) -> None:
+    from chalicelib.store.contracts import now_utc
+    from chalicelib.store.models import KeyRecord
+
+    now = now_utc()
+    # As the cache wrote it before encryption: the token itself, fresh for another hour.
+    legacy = {"access_token": "legacy-plaintext-token", "expires_at": auth._clock() + 3600,
+              "account_id": docusign.config.account_id, "base_uri": docusign.url}
+    KeyRecord(key=auth._shared_key(auth._SHARED_KEY), detail=legacy, created_at=now).save()
+
+    session = auth.get_session()
+    assert session.access_token != "legacy-plaintext-token"
+    assert docusign.hits["/oauth/token"] == 1
+    assert_nowhere("legacy-plaintext-token", raw_keys_items(), [])  # overwritten by the sealed token
+    cold_start()
+    assert auth.get_session() == session and docusign.hits["/oauth/token"] == 1
+
+
+def test_no_kms_key_means_the_token_is_never_written(
+        docusign: OAuthServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from chalicelib.config import reset_settings
+
+    monkeypatch.setenv("SIGNBRIDGE_TOKEN_CACHE_KMS_KEY", "")
+    monkeypatch.setattr(auth, "_told_no_kms_key", False)
+    reset_settings()
+    caplog.set_level(logging.INFO)
+    first = auth.get_session()
+    assert auth.get_session() is first  # this container's memory still serves it
+    cold_start()
+    second = auth.get_session()
+    assert second.access_token != first.access_token and docusign.hits["/oauth/token"] == 2
+
+    # Only the userinfo cache (account id and base URI, no secret) is in DynamoDB.
+    items = raw_keys_items()
+    assert [i["key"]["S"].split("#", 1)[0] for i in items] == ["docusign-userinfo"]
+    for token in (first.access_token, second.access_token):
+        assert_nowhere(token, items, caplog.records)
+    notices = [r for r in caplog.records if "SIGNBRIDGE_TOKEN_CACHE_KMS_KEY" in r.getMessage()]
+    assert len(notices) == 1 and notices[0].levelno == logging.WARNING  # once per container
+    assert kms_warnings(caplog) == []

@@ -1,0 +1,111 @@
+"""The key ring behind what we hand out and later take back: signing-link tokens and list cursors.
+
+It lives in one Secrets Manager secret (`settings().signing_link_secret`) as
+`{"keys": [{"kid": "…", "key": "…", "verify_until": <epoch seconds or null>}, …]}`: the first key
+signs, every key whose `verify_until` has not passed is accepted. Rotation (`rotate`) puts a new key
+first and gives the old ones an overlap window as long as a link token lives, so links minted a
+minute before a rotation still open; `--no-overlap` ends them at once (a leaked key). A plain-text
+secret (what older stacks stored) is a ring of that one key.
+
+Each use gets its own key derived from the ring's (HMAC-SHA256 with the use's label), so a list
+cursor can never be replayed as a link token or the other way round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from chalicelib.store.registry import secret_problem
+
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class LinkKey:
+    kid: str  # short, random-looking and public: tells the reader which key made a token
+    secret: str
+    verify_until: float | None = None  # epoch seconds; None: no end (the current key)
+
+    def derived(self, use: str) -> bytes:
+        return hmac.new(self.secret.encode(), f"signbridge {use} v2".encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: tuple[LinkKey, ...]  # the first one signs
+
+    @property
+    def current(self) -> LinkKey:
+        return self.keys[0]
+
+    def accepted(self, now: float | None = None) -> tuple[LinkKey, ...]:
+        at = time.time() if now is None else now
+        return tuple(k for i, k in enumerate(self.keys) if i == 0 or k.verify_until is None or at < k.verify_until)
+
+    def find(self, kid: str, now: float | None = None) -> LinkKey | None:
+        return next((k for k in self.accepted(now) if hmac.compare_digest(k.kid, kid)), None)
+
+
+class KeyRingError(ValueError):
+    """The stored ring is unusable: signing links and cursors fail closed (an ERROR, no fallback)."""
+
+
+def kid_of(secret: str) -> str:
+    return hashlib.sha256(b"kid:" + secret.encode()).hexdigest()[:8]
+
+
+def parse_ring(text: str) -> KeyRing:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):  # the legacy form: the whole secret is the one key
+        if secret_problem(text) is not None:
+            raise KeyRingError("the signing-link key is not a usable secret")
+        return KeyRing((LinkKey(kid_of(text), text),))
+    keys: list[LinkKey] = []
+    for entry in data.get("keys") or []:
+        if not isinstance(entry, dict) or secret_problem(entry.get("key")) is not None:
+            continue  # a broken key is never used; if none is left, the ring is refused below
+        until = entry.get("verify_until")
+        keys.append(LinkKey(str(entry.get("kid") or kid_of(entry["key"])), entry["key"],
+                            float(until) if isinstance(until, int | float) else None))
+    if not keys:
+        raise KeyRingError("the signing-link key ring has no usable key")
+    return KeyRing(tuple(keys))
+
+
+def dump_ring(ring: KeyRing) -> str:
+    return json.dumps({"keys": [{"kid": k.kid, "key": k.secret, "verify_until": k.verify_until}
+                                for k in ring.keys]})
+
+
+def rotated(ring: KeyRing, overlap_seconds: float, now: float | None = None) -> KeyRing:
+    """A new signing key first; the old ones stay accepted `overlap_seconds` more (never longer than
+    they already had), and those already past their window are dropped."""
+    at = time.time() if now is None else now
+    new_secret = secrets.token_urlsafe(KEY_BYTES)
+    kept = []
+    for key in ring.accepted(at):
+        until = at + overlap_seconds if key.verify_until is None else min(key.verify_until, at + overlap_seconds)
+        if until > at:
+            kept.append(LinkKey(key.kid, key.secret, until))
+    return KeyRing((LinkKey(kid_of(new_secret), new_secret), *kept))
+
+
+def new_ring() -> KeyRing:
+    secret = secrets.token_urlsafe(KEY_BYTES)
+    return KeyRing((LinkKey(kid_of(secret), secret),))
+
+
+def key_ring() -> KeyRing:
+    """The ring as stored now (Secrets Manager, cached a minute per container)."""
+    from chalicelib.aws import get_secret
+    from chalicelib.config import settings
+
+    return parse_ring(get_secret(settings().signing_link_secret))
