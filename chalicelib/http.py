@@ -37,7 +37,10 @@ def api_route(view: Callable[..., Response | dict[str, Any]]) -> Callable[..., R
         try:
             result = view(*args, **kwargs)
         except ApiError as err:
-            logger.info("request refused", extra={"status": err.status, "code": err.code, "reason": err.message})
+            # Logged by code and paths: a message may quote what was sent (a date, an id), and what a
+            # caller sent is theirs to see, not our logs' to keep.
+            logger.info("request refused", extra={"status": err.status, "code": err.code,
+                                                  "paths": [str(d.get("path")) for d in err.details][:20]})
             return error_response(err)
         except RetryableError as err:
             # Ours or a provider's, and passing (the store busy, DocuSign down): the caller's retry

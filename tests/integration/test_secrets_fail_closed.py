@@ -92,3 +92,21 @@ def test_a_refused_event_is_logged_without_the_values_sent(stack: StackHarness,
     logged = " ".join(str(r.__dict__) for r in caplog.records)
     assert "CRM event rejected" in logged and "contract.callback_url" in logged
     assert "s3cr3t" not in logged
+
+
+def test_a_refused_request_is_logged_by_code_and_path_not_by_value(stack: StackHarness,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Security review finding 8: validation messages quote what was sent back to the sender (their
+    own data), but the log line of a refused request names only the code and the paths."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        missing = stack.client.http.get("/v1/contracts/ctr_zzsecretzz", headers=stack.auth())
+        bad = stack.client.http.get("/v1/analytics/summary?from=2027-02-30", headers=stack.auth())
+    assert missing.status_code == 404 and "ctr_zzsecretzz" in missing.json_body["error"]["message"]
+    assert bad.status_code == 400
+    lines = [r for r in caplog.records if r.getMessage() == "request refused"]
+    assert len(lines) == 2, [r.getMessage() for r in caplog.records]
+    logged = " ".join(str(r.__dict__) for r in lines)
+    assert "not_found" in logged and "'from'" in logged and "bad_request" in logged
+    assert "zzsecretzz" not in logged and "2027-02-30" not in logged
