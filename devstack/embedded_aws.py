@@ -19,7 +19,8 @@ reason the real service does not have.
 - SQS checks a received message's retention without recomputing every queue attribute, and reads
   the clock directly;
 - KMS refuses Encrypt and Decrypt with a key that is not enabled, as AWS does (`DisabledException`,
-  `KMSInvalidStateException` when pending deletion); moto uses the key anyway.
+  `KMSInvalidStateException` when pending deletion); moto uses the key anyway;
+- GetItem refuses a key over DynamoDB's limits, as a write does (moto checks writes only).
 
 `python -m devstack.embedded_aws -H 127.0.0.1 -p PORT` runs moto's server with these fixes (the
 local stack starts it so).
@@ -65,7 +66,29 @@ def make_faithful() -> None:
     _direct_item_responses()
     _cheap_retention_check()
     _kms_key_state()
+    _refuse_oversized_keys_on_reads()
     _applied = True
+
+
+def _refuse_oversized_keys_on_reads() -> None:
+    """DynamoDB answers a GetItem whose key is longer than its limits (partition 2,048 bytes, sort
+    1,024) with a ValidationException, as it does a write; moto checks writes only. Checking reads
+    too lets a hostile id (a path parameter) reach the error it would reach in AWS."""
+    from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
+    from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
+    from moto.dynamodb.models.table import Table
+
+    original = Table.get_item
+
+    @functools.wraps(original)
+    def get_item(self: Any, hash_key: Any, range_key: Any = None, projection_expression: Any = None) -> Any:
+        if hash_key.size() > HASH_KEY_MAX_LENGTH:
+            raise HashKeyTooLong
+        if range_key is not None and range_key.size() > RANGE_KEY_MAX_LENGTH:
+            raise RangeKeyTooLong
+        return original(self, hash_key, range_key, projection_expression)
+
+    Table.get_item = get_item  # type: ignore[method-assign]
 
 
 def _kms_key_state() -> None:

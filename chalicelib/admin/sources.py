@@ -32,6 +32,7 @@ from chalicelib.aws import client, get_secret_json
 from chalicelib.config import settings
 from chalicelib.intake.service import KINDS
 from chalicelib.store.registry import (
+    SOURCE_ID_PATTERN,
     Source,
     active_secrets,
     check_tenant_id,
@@ -42,7 +43,7 @@ from chalicelib.store.registry import (
 )
 
 DEFAULT_OVERLAP = timedelta(hours=24)
-_SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}[a-z0-9]")
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
 
 class AdminError(ValueError):

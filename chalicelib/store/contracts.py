@@ -169,7 +169,20 @@ def _resolve_key(key: str, tenant_id: str | None) -> ContractRecord | None:
     return find_contract(claim.tenant_id, claim.contract_id)
 
 
+# DynamoDB's key limits (bytes): a longer key is a ValidationException, on a read as on a write.
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
+
+
+def storable_key(value: str, limit: int) -> bool:
+    """Whether a key value fits DynamoDB: one that does not was never stored, and reading it fails."""
+    return 0 < len(value.encode("utf-8", "surrogatepass")) <= limit
+
+
 def find_contract(tenant_id: str, contract_id: str) -> ContractRecord | None:
+    # A path's contract id is anything a caller sends: one too long for a key is no contract (404), not a 500.
+    if not (storable_key(tenant_id, MAX_PARTITION_KEY_BYTES) and storable_key(contract_id, MAX_SORT_KEY_BYTES)):
+        return None
     try:
         return ContractRecord.get(tenant_id, contract_id, consistent_read=True)
     except DoesNotExist:

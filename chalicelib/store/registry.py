@@ -120,6 +120,11 @@ def _get(key: str) -> RegistryRecord | None:
 
 
 def get_source(source_id: str) -> Source | None:
+    # The id comes from the URL: one `admin sources add` would refuse was never stored. It is not
+    # looked up (a key over DynamoDB's 2,048 bytes fails the read) nor cached.
+    if not _SOURCE_ID.fullmatch(source_id):
+        return None
+
     def load() -> Source | None:
         item = _get(f"source#{source_id}")
         if item is None:
@@ -159,6 +164,8 @@ def tenant_for_api_key(api_key: str) -> str | None:
 # documented character set without '#', the keys' separator.
 TENANT_ID_PATTERN = r"[a-z0-9][a-z0-9_-]{1,63}"
 _TENANT_ID = re.compile(TENANT_ID_PATTERN)
+SOURCE_ID_PATTERN = r"[a-z0-9][a-z0-9_-]{1,62}[a-z0-9]"
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
 
 def check_tenant_id(tenant_id: str) -> str:

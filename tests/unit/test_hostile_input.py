@@ -81,3 +81,50 @@ def test_an_enormous_number_is_a_400(body: bytes) -> None:
 def test_what_is_not_json_is_a_400(body: bytes) -> None:
     with pytest.raises(MalformedBody):
         parse_json(body)
+
+
+# Ids from the URL are anything a caller sends, and DynamoDB refuses a key over its limits (partition
+# 2,048 bytes, sort 1,024) on a read as on a write: found by tests/reliability/test_fuzz_routes.py as
+# a 500 on every /v1/contracts/{contract_id} route and, unauthenticated, on /v1/webhooks/{source_id}.
+
+
+@pytest.mark.parametrize("contract_id", ["x" * 1025, "é" * 513, "ctr_" + "f" * 2000, ""])
+def test_a_contract_id_no_key_can_hold_is_no_contract(contract_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.store import contracts
+    from chalicelib.store.models import ContractRecord
+
+    def read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("DynamoDB would refuse this read with a ValidationException")
+
+    monkeypatch.setattr(ContractRecord, "get", read)
+    assert contracts.find_contract("demo", contract_id) is None
+
+
+def test_a_contract_id_at_the_key_limit_is_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pynamodb.exceptions import DoesNotExist
+
+    from chalicelib.store import contracts
+    from chalicelib.store.models import ContractRecord
+
+    read: list[str] = []
+
+    def get(tenant_id: str, contract_id: str, **kwargs: object) -> None:
+        read.append(contract_id)
+        raise DoesNotExist()
+
+    monkeypatch.setattr(ContractRecord, "get", get)
+    assert contracts.find_contract("demo", "x" * 1024) is None
+    assert read == ["x" * 1024]
+
+
+@pytest.mark.parametrize("source_id", ["a" * 3000, "source#x", "../demo-generic", "Demo-Generic", "x", "\x00", ""])
+def test_a_source_id_no_source_can_have_is_not_looked_up(source_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.store import registry
+
+    def read(key: str) -> None:
+        raise AssertionError(f"looked up {key[:40]!r}")
+
+    monkeypatch.setattr(registry, "_get", read)
+    registry.clear_cache()
+    assert registry.get_source(source_id) is None
+    assert registry._cache == {}  # nothing a caller invents stays in memory
