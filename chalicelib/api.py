@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.errors import NotFound, Unauthorized, quoted
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, EventRecord
 from chalicelib.store.registry import tenant_for_api_key
@@ -22,7 +22,7 @@ def tenant_from_authorization(authorization: str | None) -> str:
 def load_contract(tenant_id: str, contract_id: str) -> ContractRecord:
     record = store.find_contract(tenant_id, contract_id)
     if record is None:  # another tenant's contract looks exactly like a missing one
-        raise NotFound(f"no contract {contract_id!r}")
+        raise NotFound(f"no contract {quoted(contract_id)}")
     return record
 
 

@@ -62,3 +62,10 @@ class ValidationFailed(ApiError):
 
 class RetryableError(Exception):
     """Ours or a provider's: the job is retried through SQS, then dead-lettered."""
+
+
+def quoted(value: object, limit: int = 64) -> str:
+    """A caller's value as an error message may quote it: repr'd, and cut short (an id in a path
+    can be thousands of characters)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

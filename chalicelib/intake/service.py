@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType, quoted
 from chalicelib.intake import events
 from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult
 from chalicelib.intake.mapping import crm_field_for
@@ -53,7 +53,7 @@ def adapter_for(kind: str) -> Adapter:
 def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
     source = get_source(source_id)
     if source is None:
-        raise NotFound(f"unknown source {source_id!r}")
+        raise NotFound(f"unknown source {quoted(source_id)}")
     adapter = adapter_for(source.kind)
     limit = getattr(adapter, "max_body_bytes", MAX_BODY_BYTES)
     if len(request.raw_body) > limit:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.contracts.money import decimal_to_str, fraction_digits, minor_units, parse_amount
-from chalicelib.errors import Conflict, MalformedBody, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, MalformedBody, NotFound, ValidationFailed, quoted
 from chalicelib.jsonbody import parse_json
 
 from .planning import SettledState
@@ -329,10 +329,10 @@ def record_execution(
     for _attempt in range(_WRITE_ATTEMPTS):
         record = store.find_contract(tenant_id, contract_id)
         if record is None:
-            raise NotFound(f"no contract {contract_id!r}")
+            raise NotFound(f"no contract {quoted(contract_id)}")
         ref = find_milestone(record.document or {}, milestone_id)
         if ref is None:
-            raise NotFound(f"contract {contract_id!r} has no milestone {milestone_id!r}")
+            raise NotFound(f"contract {quoted(contract_id)} has no milestone {quoted(milestone_id)}")
         if record.status not in EXECUTION_OPEN:
             raise Conflict(f"the contract is {record.status}: execution is recorded only once it is signed and "
                            f"while it is in force (completed, active, expiring or renewed)")

@@ -18,6 +18,9 @@ from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
 
 _CACHE_TTL_SECONDS = 60.0
+# Misses are cached too (an unknown source is asked about again and again), so the cache is bounded:
+# a caller cycling through made-up ids must not grow a warm Lambda's memory without end.
+_CACHE_MAX_ENTRIES = 1024
 _cache: dict[str, tuple[float, Any]] = {}
 
 
@@ -26,6 +29,9 @@ def _cached(key: str, load: Any) -> Any:
     if hit and time.monotonic() - hit[0] < _CACHE_TTL_SECONDS:
         return hit[1]
     value = load()
+    if key not in _cache and len(_cache) >= _CACHE_MAX_ENTRIES:
+        _cache.pop(next(iter(_cache)))  # the oldest entry (dicts keep insertion order)
+    _cache.pop(key, None)
     _cache[key] = (time.monotonic(), value)
     return value
 

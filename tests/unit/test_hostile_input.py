@@ -128,3 +128,26 @@ def test_a_source_id_no_source_can_have_is_not_looked_up(source_id: str, monkeyp
     registry.clear_cache()
     assert registry.get_source(source_id) is None
     assert registry._cache == {}  # nothing a caller invents stays in memory
+
+
+def test_the_registry_cache_stays_bounded_under_made_up_ids() -> None:
+    """A caller cycling through valid-looking unknown source ids: each miss is cached a minute, but
+    the cache never holds more than its bound."""
+    from chalicelib.store import registry
+
+    registry.clear_cache()
+    try:
+        for n in range(registry._CACHE_MAX_ENTRIES * 3):
+            registry._cached(f"source#made-up-{n}", lambda: None)
+        assert len(registry._cache) == registry._CACHE_MAX_ENTRIES
+        assert f"source#made-up-{registry._CACHE_MAX_ENTRIES * 3 - 1}" in registry._cache
+    finally:
+        registry.clear_cache()
+
+
+def test_an_error_quotes_a_long_id_cut_short() -> None:
+    from chalicelib.errors import quoted
+
+    assert quoted("ctr_1") == "'ctr_1'"
+    long = quoted("x" * 5000)
+    assert len(long) == 64 and long.startswith("'xxx") and long.endswith("…")
