@@ -8,9 +8,9 @@ from typing import Any
 
 from chalice import Chalice, Cron, Rate, Response
 
-from chalicelib.config import jobs_queue_name
-from chalicelib.http import api_route, header, json_response, public_error_shape
-from chalicelib.observability import logger
+from chalicelib.core.config import jobs_queue_name
+from chalicelib.core.observability import logger
+from chalicelib.web.http import api_route, header, json_response, public_error_shape
 
 app = Chalice(app_name="signbridge")
 app.log.setLevel("INFO")
@@ -33,7 +33,7 @@ def _request_url() -> str:
 
 
 def _tenant() -> str:
-    from chalicelib.api import tenant_from_authorization
+    from chalicelib.web.api import tenant_from_authorization
 
     return tenant_from_authorization(header(app.current_request.headers, "authorization"))
 
@@ -73,7 +73,7 @@ def docusign_connect() -> Response:
 @app.route("/v1/contracts/{contract_id}", methods=["GET"])
 @api_route
 def get_contract(contract_id: str) -> dict[str, Any]:
-    from chalicelib.api import get_contract as contract_detail
+    from chalicelib.web.api import get_contract as contract_detail
 
     return contract_detail(_tenant(), contract_id)
 
@@ -81,35 +81,35 @@ def get_contract(contract_id: str) -> dict[str, Any]:
 @app.route("/v1/contracts/{contract_id}/approve", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def approve_contract(contract_id: str) -> dict[str, Any]:
-    from chalicelib.approvals import api_actor, approve
+    from chalicelib.web.contract_actions import approve
 
     request = app.current_request
-    return approve(_tenant(), contract_id, request.raw_body or b"", api_actor(header(request.headers, "authorization")))
+    return approve(_tenant(), contract_id, request.raw_body or b"", header(request.headers, "authorization"))
 
 
 @app.route("/v1/contracts/{contract_id}/reject", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def reject_contract(contract_id: str) -> dict[str, Any]:
-    from chalicelib.approvals import api_actor, reject
+    from chalicelib.web.contract_actions import reject
 
     request = app.current_request
-    return reject(_tenant(), contract_id, request.raw_body or b"", api_actor(header(request.headers, "authorization")))
+    return reject(_tenant(), contract_id, request.raw_body or b"", header(request.headers, "authorization"))
 
 
 @app.route("/v1/contracts/{contract_id}/void", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def void_contract(contract_id: str) -> dict[str, Any]:
-    from chalicelib.approvals import api_actor, void
+    from chalicelib.web.contract_actions import void
 
     request = app.current_request
-    return void(_tenant(), contract_id, request.raw_body or b"", api_actor(header(request.headers, "authorization")))
+    return void(_tenant(), contract_id, request.raw_body or b"", header(request.headers, "authorization"))
 
 
 @app.route("/v1/contracts/{contract_id}/document", methods=["GET"])
 @api_route
 def contract_document(contract_id: str) -> Response:
-    from chalicelib.api import load_contract
     from chalicelib.esign.document_links import check_version, document_url
+    from chalicelib.web.api import load_contract
 
     tenant_id = _tenant()
     version = check_version((app.current_request.query_params or {}).get("version"))
@@ -120,7 +120,7 @@ def contract_document(contract_id: str) -> Response:
 @app.route("/v1/contracts/preview", methods=["POST"], content_types=["application/json"])
 @api_route
 def preview_contract() -> Response:
-    from chalicelib.preview import preview
+    from chalicelib.web.preview import preview
 
     html = preview(_tenant(), app.current_request.raw_body or b"")
     return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
@@ -129,9 +129,9 @@ def preview_contract() -> Response:
 @app.route("/v1/contracts/{contract_id}/signing-link", methods=["GET", "DELETE"])
 @api_route
 def signing_link(contract_id: str) -> dict[str, Any]:
-    from chalicelib.api import load_contract
-    from chalicelib.signing import revoke_link
-    from chalicelib.signing import signing_link as make_link
+    from chalicelib.web.api import load_contract
+    from chalicelib.web.signing import revoke_link
+    from chalicelib.web.signing import signing_link as make_link
 
     request = app.current_request
     record = load_contract(_tenant(), contract_id)
@@ -142,7 +142,7 @@ def signing_link(contract_id: str) -> dict[str, Any]:
 @app.route("/sign/{token}", methods=["GET"])
 @api_route
 def open_signing_link(token: str) -> Response:
-    from chalicelib.signing import open_link
+    from chalicelib.web.signing import open_link
 
     return _page(open_link(token, header(app.current_request.headers, "accept-language")))
 
@@ -150,7 +150,7 @@ def open_signing_link(token: str) -> Response:
 @app.route("/signed", methods=["GET"])
 @api_route
 def signed() -> Response:
-    from chalicelib.signing import signed_page
+    from chalicelib.web.signing import signed_page
 
     params = app.current_request.query_params or {}
     return _page(signed_page(params.get("event"), params.get("lang"), params.get("contract")))
@@ -170,15 +170,15 @@ def _page(page: Any) -> Response:
 @app.route("/v1/contracts/{contract_id}/milestones/{milestone_id}", methods=["POST"])
 @api_route
 def record_milestone(contract_id: str, milestone_id: str) -> dict[str, Any]:
-    from chalicelib.reminders.milestones import record_execution
+    from chalicelib.web.contract_actions import record_milestone as record
 
-    return record_execution(_tenant(), contract_id, milestone_id, app.current_request.raw_body or b"")
+    return record(_tenant(), contract_id, milestone_id, app.current_request.raw_body or b"")
 
 
 @app.route("/v1/contracts", methods=["GET"])
 @api_route
 def list_contracts() -> dict[str, Any]:
-    from chalicelib.listing import list_contracts as list_page
+    from chalicelib.web.listing import list_contracts as list_page
 
     return list_page(_tenant(), dict(app.current_request.query_params or {}))
 
@@ -186,7 +186,7 @@ def list_contracts() -> dict[str, Any]:
 @app.route("/v1/analytics/summary", methods=["GET"])
 @api_route
 def analytics_summary() -> dict[str, Any]:
-    from chalicelib.analytics import analytics_summary as summary
+    from chalicelib.web.analytics import analytics_summary as summary
 
     return summary(_tenant(), dict(app.current_request.query_params or {}))
 
@@ -194,7 +194,7 @@ def analytics_summary() -> dict[str, Any]:
 @app.route("/openapi.json", methods=["GET"])
 @api_route
 def openapi_json() -> dict[str, Any]:
-    from chalicelib.openapi import openapi_document
+    from chalicelib.web.openapi import openapi_document
 
     return openapi_document(app.routes)
 

@@ -128,7 +128,7 @@ def _mark_sent(items: list[object]) -> None:
 
 def _scan_reads() -> int:
     """The baseline: a scan filtered on state and due time reads every item of the table."""
-    from chalicelib.aws import client
+    from chalicelib.core.aws import client
     from chalicelib.store.models import ReminderRecord
 
     scanned, start = 0, None
@@ -176,8 +176,8 @@ def measure(size: int, seed: int = 20300312) -> SizeResult:
 
     _environment()
     with mock_aws(), _fast_moto_sorts():
-        from chalicelib.aws import reset_clients
-        from chalicelib.config import reset_settings
+        from chalicelib.core.aws import reset_clients
+        from chalicelib.core.config import reset_settings
         from chalicelib.reminders.sending import read_due
         from chalicelib.store.models import ReminderRecord, bind_tables
 

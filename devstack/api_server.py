@@ -27,7 +27,7 @@ ONE_REQUEST_AT_A_TIME = threading.Lock()
 def make_faithful() -> None:
     from chalice.local import ChaliceRequestHandler, LocalGateway, ThreadedHTTPServer
 
-    from chalicelib.observability import redact_path
+    from chalicelib.core.observability import redact_path
 
     ThreadedHTTPServer.request_queue_size = BACKLOG
     # The access log (api.log) names each request line: never a signing-link token in it.

@@ -16,8 +16,8 @@ RETRY_VISIBILITY_SECONDS = 2  # locally, retry a failed message quickly instead 
 
 
 def run_forever() -> None:
-    from chalicelib.aws import client, queue_url
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client, queue_url
+    from chalicelib.core.config import settings
 
     stopping = False
 

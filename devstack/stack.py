@@ -146,8 +146,8 @@ def app_environment(aws_endpoint: str, sandbox_url: str, api_url: str) -> dict[s
 def use_environment(env: Mapping[str, str]) -> None:
     """Points this process's boto3/PynamoDB at the stack (for the clock, the dispatcher, tests)."""
     os.environ.update(env)
-    from chalicelib.aws import reset_clients
-    from chalicelib.config import reset_settings
+    from chalicelib.core.aws import reset_clients
+    from chalicelib.core.config import reset_settings
     from chalicelib.esign.auth import forget_session
     from chalicelib.store.models import bind_tables
     from chalicelib.store.registry import clear_cache
@@ -178,8 +178,8 @@ def new_webhook_secret() -> str:
 def create_token_cache_key() -> str | None:
     """The KMS key (symmetric) and the alias `settings().token_cache_kms_key` names, as
     infra/resources.json declares them; nothing when the setting is empty (no shared token cache)."""
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
 
     alias = settings().token_cache_kms_key
     if not alias:
@@ -195,8 +195,8 @@ def provision(env: Mapping[str, str]) -> None:
     """Creates what the app expects to exist: tables, queues (with a dead-letter queue), the archive
     bucket (versioned), the SES sender identity, the token cache's KMS key."""
     use_environment(env)
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
     from chalicelib.store.models import create_tables
 
     create_tables()
@@ -219,9 +219,9 @@ def seed(env: Mapping[str, str], sandbox_url: str,
          receiver_url: str | None = None) -> tuple[str, dict[str, dict[str, Any]]]:
     """The demo tenant, its API key, its sources and every secret; the sandbox learns the keys."""
     use_environment(env)
-    from chalicelib.aws import client
-    from chalicelib.config import settings
-    from chalicelib.link_keys import dump_ring, new_ring
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
+    from chalicelib.core.link_keys import dump_ring, new_ring
     from chalicelib.store.registry import Source, put_api_key, put_source, put_tenant
 
     cfg = settings()

@@ -15,8 +15,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.aws import client, enqueue, queue_url
-from chalicelib.config import settings
+from chalicelib.core.aws import client, enqueue, queue_url
+from chalicelib.core.config import settings
 from chalicelib.notify import callbacks
 
 # What a previous life of the job left behind; a replay starts clean (the delivery id stays).

@@ -17,12 +17,12 @@ import json
 import time
 from typing import Any
 
-from chalicelib.aws import client, forget_secret
-from chalicelib.config import settings
-from chalicelib.link_keys import KeyRing, dump_ring, parse_ring, rotated
-from chalicelib.signing import LINK_TOKEN_MINUTES
+from chalicelib.core.aws import client, forget_secret
+from chalicelib.core.config import settings
+from chalicelib.core.link_keys import KeyRing, dump_ring, parse_ring, rotated
+from chalicelib.web.signing import LINK_TOKEN_MINUTES
 
-# Secrets are cached a minute per warm container (chalicelib.aws), so one may still mint with the
+# Secrets are cached a minute per warm container (chalicelib.core.aws), so one may still mint with the
 # old key for that long after a rotation.
 DEFAULT_OVERLAP_MINUTES = LINK_TOKEN_MINUTES + 2
 

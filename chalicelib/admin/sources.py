@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.aws import client, get_secret_json
-from chalicelib.config import settings
+from chalicelib.core.aws import client, get_secret_json
+from chalicelib.core.config import settings
+from chalicelib.core.secrets import secret_problem
 from chalicelib.intake.service import KINDS
 from chalicelib.store.registry import (
     SOURCE_ID_PATTERN,
@@ -39,7 +40,6 @@ from chalicelib.store.registry import (
     get_source,
     iter_sources,
     put_source,
-    secret_problem,
 )
 
 DEFAULT_OVERLAP = timedelta(hours=24)
@@ -253,7 +253,7 @@ def _write_secret(name: str, value: Mapping[str, Any], *, create: bool) -> None:
 def _forget_caches() -> None:
     # This process may be the app itself (tests, the local stack's seed): its 60 s caches of
     # sources and secrets must not hide what was just written.
-    from chalicelib.aws import _secret_cache
+    from chalicelib.core.aws import _secret_cache
     from chalicelib.store.registry import clear_cache
 
     _secret_cache.clear()

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from urllib.parse import quote, urlencode, urlsplit
 
-from chalicelib.aws import get_secret
-from chalicelib.config import settings
-from chalicelib.observability import logger
+from chalicelib.core.aws import get_secret
+from chalicelib.core.config import settings
+from chalicelib.core.observability import logger
 
 TOKEN_LIFETIME_MARGIN_SECONDS = 300  # renew five minutes before DocuSign's expiry
 ASSERTION_LIFETIME_SECONDS = 3600
@@ -262,7 +262,7 @@ def _kms_failed(operation: str, key_id: str, err: Exception) -> None:
 def _seal(key_id: str, token: str) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.aws import client
+    from chalicelib.core.aws import client
 
     try:
         blob = client("kms").encrypt(KeyId=key_id, Plaintext=token.encode(),
@@ -276,7 +276,7 @@ def _seal(key_id: str, token: str) -> str | None:
 def _unseal(key_id: str, ciphertext: str) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.aws import client
+    from chalicelib.core.aws import client
 
     try:
         blob = base64.b64decode(ciphertext, validate=True)

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.constant_time import equal
-from chalicelib.errors import MalformedBody, Unauthorized
-from chalicelib.jsonbody import parse_json
+from chalicelib.core.constant_time import equal
+from chalicelib.core.errors import MalformedBody, Unauthorized
+from chalicelib.core.jsonbody import parse_json
 
 # Envelope events that move the contract, and the status each one means.
 ENVELOPE_EVENT_STATUS = {

@@ -10,7 +10,7 @@ declined, voided or rejected) there is no signed document: 404 `not_found`."""
 from __future__ import annotations
 
 from chalicelib.contracts.lifecycle import SIGNED
-from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.store import documents
 from chalicelib.store.models import ContractRecord
 

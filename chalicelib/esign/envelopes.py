@@ -6,15 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from chalicelib.config import settings
-from chalicelib.errors import RetryableError
+from chalicelib.core.config import settings
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import logger
 from chalicelib.esign.auth import DocuSignAuthError, DocuSignSession, forget_session, get_session
-from chalicelib.observability import logger
 
 REQUEST_TIMEOUT = (3.05, 20.0)  # the SDK has no default timeout: always pass one
 DOCUMENT_TIMEOUT = (3.05, 60.0)  # the combined PDF can be large
@@ -54,6 +54,27 @@ class SignerSpec:
     routing_order: int
     embedded: bool
     client_user_id: str | None  # set for embedded signers
+
+
+class SignerLike(Protocol):
+    position: Any
+    name: str
+    email: str
+    routing_order: Any
+    delivery: str
+
+
+def signer_specs(contract_id: str, signers: Iterable[SignerLike]) -> list[SignerSpec]:
+    """A contract's signers as DocuSign recipients; an embedded one signs through our link, as the
+    clientUserId `{contract_id}-{position}`."""
+    return [
+        SignerSpec(
+            position=int(s.position), name=s.name, email=s.email, routing_order=int(s.routing_order),
+            embedded=s.delivery == "embedded",
+            client_user_id=f"{contract_id}-{int(s.position)}" if s.delivery == "embedded" else None,
+        )
+        for s in signers
+    ]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from chalicelib.observability import logger
+from chalicelib.core.observability import logger
 
 MAX_DAYS = 999  # DocuSign's upper bound for expireAfter, reminderDelay and reminderFrequency
 

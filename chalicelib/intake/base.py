@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib.errors import MalformedBody
-from chalicelib.jsonbody import parse_json
+from chalicelib.core.errors import MalformedBody
+from chalicelib.core.jsonbody import parse_json
 from chalicelib.store.registry import Source
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import ApiError
+from chalicelib.core.errors import ApiError
 from chalicelib.intake.base import InboundEvent, InboundRequest, IntakeResult
 from chalicelib.intake.mapping import OPTIONS_KEY, FieldMapping, MappingError, mapping_for
 from chalicelib.store.registry import Source

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.aws import enqueue
 from chalicelib.contracts.approval import document_version, without_execution
-from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, EXECUTION_OPEN, TERMINAL, Status
-from chalicelib.errors import Conflict
+from chalicelib.contracts.lifecycle import EDITABLE, EXECUTION_OPEN, TERMINAL, Status
+from chalicelib.core.errors import Conflict
+from chalicelib.core.observability import logger
 from chalicelib.intake.base import InboundEvent, IntakeResult
-from chalicelib.observability import logger
+from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
+from chalicelib.lifecycle.sending import enqueue_send
+from chalicelib.lifecycle.transitions import moved_elsewhere, transition
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, SignerState
 from chalicelib.store.registry import Source
@@ -89,13 +91,12 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
             back_to_approval=back_to_gate,
         )
         if back_to_gate:
-            from chalicelib.jobs.transitions import moved_elsewhere
-
             moved_elsewhere(record, status.value, "approval_required", back_to_gate)
         if status == Status.SEND_FAILED:
             # A corrected contract from the CRM is the way out of send_failed: send it again.
             target = Status.PENDING_APPROVAL if record.approval_required else Status.SENDING
-            record = _transition(record, target, "resend_requested", {"delivery_id": event.delivery_id})
+            record = transition(record, target, event_type="resend_requested",
+                                detail={"delivery_id": event.delivery_id})
     except store.StaleStatus as err:
         raise Conflict(f"contract {existing.contract_id} changed status while it was being updated "
                        "(a send may have started); the update was not applied") from err
@@ -111,7 +112,7 @@ def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> li
     the cumulative amount paid (`paid_amount`); the increment over what is recorded is the payment,
     and its reference makes a resent update a no-op."""
     from chalicelib.contracts.money import parse_amount
-    from chalicelib.errors import ValidationFailed
+    from chalicelib.core.errors import ValidationFailed
     from chalicelib.reminders.milestones import paid_amount
 
     stored = record.milestones or {}
@@ -145,7 +146,7 @@ def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> li
 
 def _record_execution(source: Source, event: InboundEvent, record: ContractRecord,
                       updates: list[tuple[str, dict[str, Any]]]) -> IntakeResult:
-    from chalicelib.reminders.milestones import record_execution
+    from chalicelib.reminders.execution import record_execution
 
     for milestone_id, body in updates:
         record_execution(record.tenant_id, record.contract_id, milestone_id, body, source="crm")
@@ -175,36 +176,9 @@ def cancelled(source: Source, event: InboundEvent, crm_record_id: str) -> Intake
     return _done(source, event, record, 202)
 
 
-# States a contract can be cancelled in: nothing signed yet.
-VOIDABLE: frozenset[Status] = EDITABLE | ENVELOPE_OPEN | {Status.SENDING}
-
-
-def void_contract(existing: ContractRecord, event_type: str, detail: Mapping[str, Any], *,
-                  reason: str) -> ContractRecord:
-    """Moves a contract that is not signed yet to voided (raises StaleStatus when another writer got
-    there first); an envelope that exists at DocuSign, or is being created, is voided there by the
-    void job. Shared by the CRM's cancel and the API's void."""
-    status = Status(existing.status)
-    record = _transition(existing, Status.VOIDED, event_type, {**detail, "previous_status": status.value},
-                         reason=reason)
-    if status in ENVELOPE_OPEN or status == Status.SENDING:
-        # The envelope exists at DocuSign (or is being created): the void job voids it there.
-        enqueue({"job": "void", "tenant_id": record.tenant_id, "contract_id": record.contract_id,
-                 "reason": reason, "from_status": status.value})
-    logger.info("contract cancelled", extra={"contract_id": record.contract_id, "previous_status": status.value})
-    return record
-
-
 def _done(source: Source, event: InboundEvent, record: ContractRecord, status: int) -> IntakeResult:
     store.remember_delivery(source.tenant_id, source.source_id, event.delivery_id, record.contract_id)
     return IntakeResult(status, summary(record))
-
-
-def _transition(record: ContractRecord, target: Status, event_type: str, detail: Mapping[str, Any],
-                reason: str | None = None) -> ContractRecord:
-    from chalicelib.jobs.transitions import transition  # status changes also notify the CRM
-
-    return transition(record, target, event_type=event_type, detail=detail, reason=reason)
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -223,10 +197,6 @@ def signer_states(document: Mapping[str, Any]) -> list[SignerState]:
         )
         for position, signer in enumerate(document["signers"], start=1)
     ]
-
-
-def enqueue_send(record: ContractRecord) -> None:
-    enqueue({"job": "send", "tenant_id": record.tenant_id, "contract_id": record.contract_id})
 
 
 def summary(record: ContractRecord) -> dict[str, str]:

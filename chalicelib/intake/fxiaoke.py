@@ -10,7 +10,7 @@ last_modified_time and the body.
 
 from __future__ import annotations
 
-from chalicelib.errors import ApiError
+from chalicelib.core.errors import ApiError
 from chalicelib.intake.base import InboundRequest, parse_json_object
 from chalicelib.intake.crm import CrmRecord, MappedAdapter, synthesized_key
 from chalicelib.intake.signatures import verify_standard_webhooks, verify_token

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.errors import MalformedBody
+from chalicelib.core.errors import MalformedBody
+from chalicelib.core.jsonbody import parse_json
 from chalicelib.intake.base import InboundEvent, InboundRequest
 from chalicelib.intake.crm import CrmRecord, MappedAdapter, synthesized_key
 from chalicelib.intake.signatures import verify_hubspot_v3
-from chalicelib.jsonbody import parse_json
 from chalicelib.store.registry import Source
 
 MAX_EVENTS = 100  # HubSpot batches at most 100 webhook events per request

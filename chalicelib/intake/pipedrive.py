@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.errors import MalformedBody
+from chalicelib.core.errors import MalformedBody
 from chalicelib.intake.base import InboundRequest, parse_json_object
 from chalicelib.intake.crm import CrmRecord, MappedAdapter, synthesized_key
 from chalicelib.intake.signatures import verify_basic_auth

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.errors import MalformedBody, Unauthorized
+from chalicelib.core.errors import MalformedBody, Unauthorized
 from chalicelib.intake.base import InboundRequest, IntakeResult
 from chalicelib.intake.crm import CrmRecord, MappedAdapter
 from chalicelib.intake.signatures import verify_token

@@ -17,11 +17,11 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType, quoted
+from chalicelib.core.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType, quoted
+from chalicelib.core.observability import count, logger
 from chalicelib.intake import events
 from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult
 from chalicelib.intake.mapping import crm_field_for
-from chalicelib.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.registry import Source, get_source
 
@@ -36,10 +36,6 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "pipedrive": ("chalicelib.intake.pipedrive", "PipedriveAdapter"),
 }
 KINDS = tuple(ADAPTERS)
-
-# Kept importable from here: other modules and tests enqueue sends through the service.
-enqueue_send = events.enqueue_send
-
 
 def adapter_for(kind: str) -> Adapter:
     # Imported on first use: a Lambda handling one CRM never loads the others (or defusedxml).

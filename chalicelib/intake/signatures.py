@@ -8,8 +8,8 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
-from chalicelib.constant_time import equal, matches_any
-from chalicelib.errors import Unauthorized
+from chalicelib.core.constant_time import equal, matches_any
+from chalicelib.core.errors import Unauthorized
 
 STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 300  # the standardwebhooks library's window (5 minutes)
 

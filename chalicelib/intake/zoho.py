@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from chalicelib.errors import MalformedBody
+from chalicelib.core.errors import MalformedBody
 from chalicelib.intake.base import InboundRequest, parse_json_object
 from chalicelib.intake.crm import CrmRecord, MappedAdapter, synthesized_key
 from chalicelib.intake.signatures import verify_token

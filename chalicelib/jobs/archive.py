@@ -4,9 +4,9 @@ the contract is in force and its reminders are planned."""
 from __future__ import annotations
 
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
-from chalicelib.jobs.transitions import transition
-from chalicelib.observability import logger
+from chalicelib.lifecycle.transitions import transition
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.aws import get_secret_json
-from chalicelib.config import settings
-from chalicelib.errors import RetryableError
+from chalicelib.core.aws import get_secret_json
+from chalicelib.core.config import settings
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import logger
+from chalicelib.core.secrets import usable_secrets
 from chalicelib.esign.connect import parse_message, verify_hmac
-from chalicelib.observability import logger
-from chalicelib.store.registry import usable_secrets
 
 
 def connect_keys() -> list[str]:

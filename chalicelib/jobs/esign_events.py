@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.aws import enqueue
 from chalicelib.contracts.lifecycle import Status, can_move
-from chalicelib.errors import RetryableError
+from chalicelib.core.aws import enqueue
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import logger
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
-from chalicelib.jobs.transitions import transition
+from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify.mailer import Email
-from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, SignerState
 
@@ -195,7 +195,7 @@ def notify_owner(record: ContractRecord) -> None:
 
 def owner_email(record: ContractRecord) -> Email:
     """The owner notice for a declined or voided contract, in the contract's locale."""
-    from chalicelib.config import settings
+    from chalicelib.core.config import settings
     from chalicelib.rendering.environment import get_environment
 
     document = record.document or {}

@@ -12,11 +12,11 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.errors import RetryableError
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
 from chalicelib.esign.connect import ENVELOPE_EVENT_STATUS
 from chalicelib.jobs.esign_events import apply_change
-from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, KeyRecord
 

@@ -6,18 +6,15 @@ and finally dead-letters it through the queue's redrive policy."""
 from __future__ import annotations
 
 import json
-import os
-import random
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.aws import enqueue
-from chalicelib.config import settings
-from chalicelib.errors import RetryableError
-from chalicelib.observability import count, logger
+from chalicelib.core.aws import backoff_seconds, enqueue
+from chalicelib.core.config import settings
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import count, logger
 
 MAX_ATTEMPTS = 8
-MAX_DELAY_SECONDS = 900  # SQS's longest message delay
 
 
 def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
@@ -32,12 +29,6 @@ def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
         "void": void.run,
         "reminders": lambda m: hourly.run_job(m, context),  # the Lambda context: its time budget
     }
-
-
-def backoff_seconds(attempt: int) -> int:
-    base = float(os.environ.get("SIGNBRIDGE_RETRY_BASE_SECONDS", "10"))
-    delay = base * (2 ** (attempt - 1))
-    return int(min(MAX_DELAY_SECONDS, delay * random.uniform(0.8, 1.2)))
 
 
 def handle(body: str, context: Any = None) -> str:
@@ -74,7 +65,7 @@ def dead_letter(message: dict[str, Any], reason: str) -> None:
 def _mark_contract(message: dict[str, Any], reason: str) -> None:
     """Makes the failure visible on the contract (status and timeline)."""
     from chalicelib.contracts.lifecycle import Status, can_move
-    from chalicelib.jobs.transitions import transition
+    from chalicelib.lifecycle.transitions import transition
     from chalicelib.store import contracts as store
 
     tenant_id, contract_id = message.get("tenant_id"), message.get("contract_id")

@@ -13,11 +13,11 @@ from typing import Any
 
 from chalicelib.contracts.approval import document_version
 from chalicelib.contracts.lifecycle import Status
-from chalicelib.errors import RetryableError
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import count, logger
 from chalicelib.esign import envelopes
 from chalicelib.esign.signing_settings import SigningSettings, for_tenant
-from chalicelib.jobs.transitions import transition
-from chalicelib.observability import count, logger
+from chalicelib.lifecycle.transitions import transition
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
 from chalicelib.store.leases import Lease
@@ -130,7 +130,7 @@ def _send(record: ContractRecord) -> str:
 def _approval_gate(record: ContractRecord) -> str | None:
     """The tenant's approval rules: a contract they catch waits in pending_approval (the approvers
     are emailed once) until POST /v1/contracts/{id}/approve; None when it may be sent now."""
-    from chalicelib.approvals import reasons_for, request_approval
+    from chalicelib.lifecycle.approvals import reasons_for, request_approval
 
     reasons = reasons_for(record)
     if not reasons:
@@ -145,7 +145,7 @@ def _approval_gate(record: ContractRecord) -> str | None:
 def _approved_version_changed(record: ContractRecord) -> str:
     """The document is not the one approved (a CRM update landed after the approval was read): it
     goes back to the gate instead of out to DocuSign."""
-    from chalicelib.approvals import reasons_for, request_approval
+    from chalicelib.lifecycle.approvals import reasons_for, request_approval
 
     version = document_version(record.document or {})
     reasons = [f"the contract changed after it was approved (approved version {record.approved_version}, "
@@ -158,7 +158,7 @@ def _approved_version_changed(record: ContractRecord) -> str:
 
 
 def _ask_approvers(record: ContractRecord) -> str:
-    from chalicelib.approvals import reasons_for, request_approval
+    from chalicelib.lifecycle.approvals import reasons_for, request_approval
 
     return request_approval(record, reasons_for(record))
 
@@ -176,17 +176,6 @@ def _render(record: ContractRecord) -> Any:
                                                 "s3_key": ref.key})
         record.rendered = ref
     return rendered
-
-
-def signer_specs(record: ContractRecord) -> list[envelopes.SignerSpec]:
-    return [
-        envelopes.SignerSpec(
-            position=int(s.position), name=s.name, email=s.email, routing_order=int(s.routing_order),
-            embedded=s.delivery == "embedded",
-            client_user_id=f"{record.contract_id}-{int(s.position)}" if s.delivery == "embedded" else None,
-        )
-        for s in record.signers
-    ]
 
 
 def _void_duplicate(record: ContractRecord, extra: envelopes.EnvelopeRef, kept: envelopes.EnvelopeRef) -> None:
@@ -215,7 +204,7 @@ def _envelope_request(record: ContractRecord, document: dict[str, Any], html: st
         subject=f"{record.number} {title}",
         document_name=f"{record.number} {title}",
         document_html=html,
-        signers=signer_specs(record),
+        signers=envelopes.signer_specs(record.contract_id, record.signers),
         cc=[(c["name"], c["email"]) for c in document.get("cc") or []],
         reminders_enabled=signing.reminders_enabled,
         reminder_delay_days=signing.reminder_delay_days,

@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status
-from chalicelib.errors import RetryableError
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
-from chalicelib.observability import logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord
 

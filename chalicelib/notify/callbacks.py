@@ -55,9 +55,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.aws import enqueue
-from chalicelib.config import settings
-from chalicelib.observability import count, logger
+from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, enqueue
+from chalicelib.core.config import settings
+from chalicelib.core.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, KeyRecord
 
@@ -68,7 +68,6 @@ READ_TIMEOUT_SECONDS = 10.0
 RETRY_WINDOW_SECONDS = 72 * 3600
 RETRY_AFTER_CAP_SECONDS = 24 * 3600
 JITTER = 0.10
-SQS_MAX_DELAY_SECONDS = 900
 MAX_ADDRESSES_TRIED = 3  # a host with an unreachable first address (IPv6 without a route) still works
 DELIVERED_KEY_TTL = timedelta(days=4)
 USER_AGENT = "signbridge-callbacks/1"

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from chalicelib.aws import client
-from chalicelib.config import settings
-from chalicelib.errors import RetryableError
+from chalicelib.core.aws import client
+from chalicelib.core.config import settings
+from chalicelib.core.errors import RetryableError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def build_mime(email: Email, sender: str) -> EmailMessage:
 
 def send(email: Email) -> str:
     """Sends and returns SES's message id, in one call: botocore retries throttling and transient
-    errors itself (chalicelib.aws), so what still fails here is raised once, as RetryableError for
+    errors itself (chalicelib.core.aws), so what still fails here is raised once, as RetryableError for
     throttling and outages, for the caller to retry later (never a loop of ours on top)."""
     from botocore.exceptions import BotoCoreError, ClientError
 

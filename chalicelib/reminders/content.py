@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.config import settings as app_settings
+from chalicelib.core.config import settings as app_settings
 from chalicelib.notify.mailer import Attachment, Email
 from chalicelib.store.models import ContractRecord, ReminderRecord
 

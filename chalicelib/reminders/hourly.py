@@ -43,7 +43,7 @@ Exactly once (the claims in sending.py hold whoever runs a page):
   still live passes the item over, and the next hourly run (the item is still pending, in the
   index) sends it. Killed after SES accepted and before the item was marked: the window the claim
   narrows and cannot close (SES has no idempotency key), as before;
-- SES throttling: botocore retries (standard mode, chalicelib.aws); then the item's claim is
+- SES throttling: botocore retries (standard mode, chalicelib.core.aws); then the item's claim is
   released, the page stops, and the job is retried by the runner with backoff (what it sent is no
   longer pending; after the last attempt the dead-letter queue, and the items, still pending, go out
   with the next hourly run). The quiet hour's page hands the rest to a page job the same way.
@@ -60,9 +60,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.aws import enqueue, enqueue_batch
-from chalicelib.errors import RetryableError
-from chalicelib.observability import count, logger
+from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, backoff_seconds, enqueue, enqueue_batch
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import count, logger
 from chalicelib.store.models import ReminderRecord
 
 from .budget import Budget
@@ -71,7 +71,6 @@ from .sending import READ_CHUNK, PageResult, parse_event_time, read_due, send_pa
 JOB = "reminders"
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_SES_SEND_RATE = 14.0  # emails a second: SES's starting quota; set the account's own
-MAX_DELAY_SECONDS = 900  # SQS's longest message delay
 
 
 def page_size() -> int:
@@ -146,8 +145,6 @@ def _plan(now: datetime, budget: Budget, resume: dict[str, Any] | None, queued: 
 def _hand_on(now: datetime, page: PageResult) -> None:
     """The quiet hour's page stopped early: the rest becomes a page job (after a backoff when SES
     refused, as the runner would retry it)."""
-    from chalicelib.jobs.runner import backoff_seconds
-
     if page.busy:
         enqueue({**_page_message(now, page.left), "attempt": 2, "last_error": page.busy[:500]},
                 delay_seconds=backoff_seconds(1))
@@ -175,7 +172,7 @@ def pacing(sizes: Sequence[int], rate: float, *, already: int = 0) -> list[int]:
     delays: list[int] = []
     before = already
     for size in sizes:
-        delays.append(min(MAX_DELAY_SECONDS, int(before / rate)) if rate > 0 else 0)
+        delays.append(min(SQS_MAX_DELAY_SECONDS, int(before / rate)) if rate > 0 else 0)
         before += size
     return delays
 

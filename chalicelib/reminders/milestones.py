@@ -7,8 +7,8 @@ conditional write on the item's version), appends a timeline event and re-plans 
 paid milestone's reminders stop and a partly paid one keeps its overdue ladder with the amount
 still open.
 
-The top half is pure (parsing, the money arithmetic, the view); only `record_execution` touches the
-store, and it imports it lazily.
+This module is pure (parsing, the money arithmetic, the view); `record_execution`, which stores
+and re-plans, is in chalicelib/reminders/execution.py.
 
 Stored shape, per milestone id:
 `{"status": "paid" | "partially_paid" | "delivered", "paid_amount": "49600.00",
@@ -24,16 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.contracts.money import decimal_to_str, fraction_digits, minor_units, parse_amount
-from chalicelib.errors import Conflict, MalformedBody, NotFound, ValidationFailed, quoted
-from chalicelib.jsonbody import parse_json
+from chalicelib.core.errors import Conflict, MalformedBody, ValidationFailed
+from chalicelib.core.jsonbody import parse_json
 
 from .planning import SettledState
-
-if TYPE_CHECKING:
-    from chalicelib.store.models import ContractRecord
 
 __all__ = [
     "ExecutionRequest",
@@ -42,7 +39,6 @@ __all__ = [
     "find_milestone",
     "milestones_view",
     "parse_execution",
-    "record_execution",
     "settled_states",
 ]
 
@@ -289,90 +285,3 @@ def _scaled(amount: Decimal, places: int) -> Decimal:
 
 def _count(problems: list[dict[str, str]]) -> str:
     return f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the request"
-
-
-# --- the store side ----------------------------------------------------------------------------
-
-_WRITE_ATTEMPTS = 5
-
-
-def record_execution(
-    tenant_id: str,
-    contract_id: str,
-    milestone_id: str,
-    body: object,
-    *,
-    source: str = "api",
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Records a payment or a delivery (the API route and the CRM update both call this), then
-    re-plans the contract's reminders. Returns the milestone and the contract's milestone totals.
-
-    Accepted from `completed` on (signed, archive maybe still running): the archive job never
-    writes `milestones`, and it plans the reminders from a fresh read, so what is recorded meanwhile
-    is neither lost nor planned around; the re-plan here (under the same per-contract lease) covers
-    the case where the archive job planned just before this write.
-
-    404 unknown contract or milestone; 409 the contract is not signed yet or has ended, or the
-    request does not fit the milestone (`apply_execution`); 422 a body invalid on its own (bad
-    status, amount or date)."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.contracts.lifecycle import EXECUTION_OPEN
-    from chalicelib.store import contracts as store
-    from chalicelib.store.models import ContractRecord
-
-    from .planning import contract_zone
-    from .scheduling import replan_contract, tenant_settings
-
-    request = parse_execution(body)
-    for _attempt in range(_WRITE_ATTEMPTS):
-        record = store.find_contract(tenant_id, contract_id)
-        if record is None:
-            raise NotFound(f"no contract {quoted(contract_id)}")
-        ref = find_milestone(record.document or {}, milestone_id)
-        if ref is None:
-            raise NotFound(f"contract {quoted(contract_id)} has no milestone {quoted(milestone_id)}")
-        if record.status not in EXECUTION_OPEN:
-            raise Conflict(f"the contract is {record.status}: execution is recorded only once it is signed and "
-                           f"while it is in force (completed, active, expiring or renewed)")
-        recorded_at = store.now_utc()
-        today = (now or recorded_at).astimezone(contract_zone(record.document, tenant_settings(tenant_id))).date()
-        stored = dict(record.milestones or {})
-        new, event_type = apply_execution(ref, stored.get(milestone_id), request,
-                                          currency=str(record.document.get("currency") or ""), today=today,
-                                          recorded_at=recorded_at, source=source)
-        if new is None:
-            return _answer(record, milestone_id, today, duplicate=True)
-        stored[milestone_id] = new
-        try:
-            # The version condition makes two concurrent payments add up instead of one overwriting
-            # the other (every write of the item, the archive job's included, bumps the version); the
-            # status condition keeps an expired or terminated contract untouched.
-            record.update(actions=[ContractRecord.milestones.set(stored),
-                                   ContractRecord.updated_at.set(recorded_at)],
-                          condition=ContractRecord.status.is_in(*[s.value for s in EXECUTION_OPEN]))
-        except UpdateError:
-            continue  # changed under us: read again and re-check against the new state
-        detail: dict[str, Any] = {"milestone_id": milestone_id, "kind": ref.kind, "status": new["status"],
-                                  "source": source}
-        if ref.kind == "payment":
-            last = new["payments"][-1]
-            detail.update(amount=last["amount"], paid_on=last["paid_on"], paid_amount=new["paid_amount"],
-                          planned_amount=decimal_to_str(ref.amount or Decimal(0)),
-                          remaining=decimal_to_str(max((ref.amount or Decimal(0)) - paid_amount(new), Decimal(0))))
-        else:
-            detail["delivered_on"] = new["delivered_on"]
-        store.append_event(record, event_type, detail)
-        replan = replan_contract(record, now=now)
-        return {**_answer(record, milestone_id, today), "reminders": replan.as_dict()}
-    raise Conflict("the contract kept changing while the milestone was recorded; try again")
-
-
-def _answer(record: ContractRecord, milestone_id: str, today: date, duplicate: bool = False) -> dict[str, Any]:
-    view = milestones_view(record.document or {}, record.milestones, today)
-    milestone = next(m for m in [*view["payment"], *view["delivery"]] if m["id"] == milestone_id)
-    answer: dict[str, Any] = {"contract_id": record.contract_id, "milestone": milestone, "totals": view["totals"]}
-    if duplicate:
-        answer["duplicate"] = True
-    return answer

@@ -35,6 +35,7 @@ from chalicelib.contracts.lifecycle import IN_FORCE, Status
 from chalicelib.store.contracts import contract_key, find_contract, now_utc
 from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
 
+from .milestones import settled_states
 from .settings import TenantSettings
 
 TRANSITION_KIND = "transition"
@@ -84,7 +85,6 @@ class ReplanResult:
 
 def desired_items(record: ContractRecord, settings: TenantSettings, now: datetime) -> list[Desired]:
     """Everything the contract should have stored now: reminders and term transitions (pure)."""
-    from .milestones import settled_states
     from .planning import plan_reminders
     from .terms import contract_term, plan_transitions, term_to_json
 

@@ -20,7 +20,7 @@ window — SES accepted the mail and the run died before marking it — is narro
 after sending.
 
 SES: botocore retries throttling and transient errors itself (standard mode, configured once in
-chalicelib.aws); nothing here loops around a send. When botocore gives up, the item's claim is
+chalicelib.core.aws); nothing here loops around a send. When botocore gives up, the item's claim is
 released (nothing was sent; it stays pending) and the page stops there (SES is saturated: the next
 items would only be throttled too); the caller retries the rest of the page later.
 
@@ -40,8 +40,8 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.contracts.lifecycle import IN_FORCE, Status, can_move
-from chalicelib.errors import RetryableError
-from chalicelib.observability import count, logger
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
 
@@ -356,7 +356,7 @@ def _deliver(item: ReminderRecord, run: _Run) -> str:
 
 
 def _apply_transition(item: ReminderRecord, run: _Run) -> str:
-    from chalicelib.jobs.transitions import transition
+    from chalicelib.lifecycle.transitions import transition
 
     from .scheduling import replan_contract
     from .terms import term_from_json

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import RetryableError
+from chalicelib.core.errors import RetryableError
 
 # Codes (of a whole request or of one cancelled transaction item) that mean "try again".
 TRANSIENT_CODES = frozenset({

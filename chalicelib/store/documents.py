@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-from chalicelib.aws import client
-from chalicelib.config import settings
+from chalicelib.core.aws import client
+from chalicelib.core.config import settings
 from chalicelib.store.models import DocumentRef
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.aws import get_secret_json
+from chalicelib.core.aws import get_secret_json
+from chalicelib.core.secrets import usable_secrets
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
 
@@ -57,33 +58,6 @@ class Source:
         return usable_secrets(active_secrets(get_secret_json(self.secret_id), now_utc()), f"source {self.source_id}")
 
 
-MIN_SECRET_LENGTH = 16  # our generated secrets are 32+ characters; HubSpot's client secret is a UUID
-
-
-def secret_problem(value: object) -> str | None:
-    """Why a value cannot serve as a secret, or None. An empty or short secret would let anyone sign
-    (HMAC with an empty key is computable by all), so it is refused when stored and ignored when read."""
-    if not isinstance(value, str):
-        return "a secret must be text"
-    if len(value.strip()) < MIN_SECRET_LENGTH or value != value.strip():
-        return f"a secret must be at least {MIN_SECRET_LENGTH} characters, without surrounding spaces"
-    return None
-
-
-def usable_secrets(values: list[Any], where: str) -> list[str]:
-    """The values that can serve as secrets; each one that cannot is logged (ERROR) and counted, never
-    used: a broken secret fails closed."""
-    from chalicelib.observability import count, logger
-
-    usable: list[str] = []
-    for value in values:
-        problem = secret_problem(value)
-        if problem is None:
-            usable.append(value)
-        else:
-            logger.error("stored secret ignored", extra={"where": where, "problem": problem})
-            count("SecretsIgnored", where=where)
-    return usable
 
 
 def active_secrets(value: Mapping[str, Any], now: datetime) -> list[str]:

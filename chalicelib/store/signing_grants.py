@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.observability import logger
 from chalicelib.store.contention import raise_if_transient
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import KeyRecord
@@ -108,3 +110,15 @@ def revoke(tenant_id: str, contract_id: str, signer: int, reason: str, *, envelo
         _unless_lost_race(err)
         return False  # replaced meanwhile: the grant we read is not live any more either
     return True
+
+
+def revoke_all(tenant_id: str, contract_id: str, signers: int, envelope_id: str | None, reason: str) -> None:
+    """Every signer's grant for the envelope, when it closes (void, decline, completion). Opening a
+    link checks the contract's status too, so a grant this misses (the store down for a moment)
+    still opens nothing; the revocation is the record of it."""
+    for position in range(1, signers + 1):
+        try:
+            revoke(tenant_id, contract_id, position, reason, envelope_id=envelope_id)
+        except (PynamoDBException, RetryableError) as err:
+            logger.warning("signing grant not revoked", extra={"contract_id": contract_id, "signer": position,
+                                                               "error": type(err).__name__})

@@ -238,7 +238,7 @@ def _point_at_seeded(case: Case, seeded: Seeded, pick: Picker) -> Case:
 def _valid_range(query: dict[str, Any]) -> None:
     """`from` not after `to`, at most MAX_DAYS apart: a rule between two parameters, which the
     operation's description states and OpenAPI cannot."""
-    from chalicelib.analytics import MAX_DAYS
+    from chalicelib.web.analytics import MAX_DAYS
 
     if not isinstance(query.get("from"), str) or not isinstance(query.get("to"), str):
         return

@@ -79,7 +79,7 @@ def test_big_contract_waits_for_approval_then_is_sent(gated: StackHarness) -> No
     assert f"/v1/contracts/{contract_id}/approve" in mail.text
     assert mail.html and f"/v1/contracts/{contract_id}/approve" in mail.html
     # A repeated send job does not ask again.
-    from chalicelib.aws import enqueue
+    from chalicelib.core.aws import enqueue
 
     enqueue({"job": "send", "tenant_id": stack.tenant_id, "contract_id": contract_id})
     stack.drain_jobs()

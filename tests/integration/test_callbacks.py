@@ -162,7 +162,7 @@ def test_a_private_address_is_refused_when_the_flag_is_off(
     # The local stack's flag (SIGNBRIDGE_ALLOW_PRIVATE_CALLBACKS=1, which lets the other tests reach the
     # receiver on loopback) switched off. Patched on the settings object rather than os.environ, which
     # an in-flight call of the chalice test client (a Connect delivery) would restore under our feet.
-    from chalicelib.config import settings
+    from chalicelib.core.config import settings
 
     assert settings().allow_private_callbacks
     flag_off = dataclasses.replace(settings(), allow_private_callbacks=False)

@@ -23,8 +23,8 @@ def jobs_of(stack: StackHarness, since: int = 0, kinds: tuple[str, ...] = ("send
 
 
 def rendered_html(stack: StackHarness, contract_id: str) -> str:
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
 
     event = [e for e in stack.timeline(contract_id) if e["type"] == "rendered"][-1]
     obj = client("s3").get_object(Bucket=settings().archive_bucket, Key=event["detail"]["s3_key"])

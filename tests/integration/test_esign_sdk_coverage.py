@@ -157,11 +157,11 @@ def test_list_status_changes(stack: StackHarness, sent: dict[str, Any]) -> None:
 def test_create_recipient_view(stack: StackHarness, sent: dict[str, Any]) -> None:
     from docusign_esign import RecipientViewRequest, ViewUrl
 
-    from chalicelib.jobs.send import signer_specs
+    from chalicelib.esign.envelopes import signer_specs
     from chalicelib.store import contracts as store
 
     record = store.get_contract(stack.tenant_id, sent["contract_id"])
-    spec = signer_specs(record)[0]
+    spec = signer_specs(record.contract_id, record.signers)[0]
     api, account_id = envelope_api()
     view, raw, _ = raw_call(api, "create_recipient_view", "ViewUrl", account_id, sent["envelope_id"],
                             recipient_view_request=RecipientViewRequest(
@@ -173,7 +173,7 @@ def test_create_recipient_view(stack: StackHarness, sent: dict[str, Any]) -> Non
     url = envelopes.recipient_view(sent["envelope_id"], spec, "http://127.0.0.1/back")
     assert url != view.url and "/signing/" in url
     # Not the signer's turn: DocuSign's error, classified as "not yet" by the link page.
-    second = signer_specs(record)[1]
+    second = signer_specs(record.contract_id, record.signers)[1]
     with pytest.raises(envelopes.EnvelopeRejected) as refused:
         envelopes.recipient_view(sent["envelope_id"], second, "http://127.0.0.1/back")
     assert refused.value.code == "RECIPIENT_NOT_IN_SEQUENCE" and refused.value.trace_token

@@ -132,7 +132,7 @@ def test_each_stage_policy_allows_the_token_cache_key_by_alias_only(stage: str) 
     kms = [s for s in policy["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
     assert kms == [token_cache_statement(stage)]
     # The alias the app uses by default for the stage (chalicelib/config.py) is the one allowed.
-    from chalicelib.config import reset_settings, settings
+    from chalicelib.core.config import reset_settings, settings
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SIGNBRIDGE_STAGE", stage)

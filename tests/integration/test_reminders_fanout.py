@@ -91,8 +91,8 @@ class Invocation:
 
 
 def next_message() -> dict[str, Any] | None:
-    from chalicelib.aws import client, queue_url
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client, queue_url
+    from chalicelib.core.config import settings
 
     messages = client("sqs").receive_message(QueueUrl=queue_url(settings().jobs_queue_name), MaxNumberOfMessages=1,
                                              WaitTimeSeconds=0).get("Messages", [])
@@ -188,8 +188,8 @@ def test_a_page_job_delivered_twice_sends_nothing_twice(stack: StackHarness, pag
     stack.ack_job(first)
 
     # ... and once more later (at least once: a third delivery after both finished): nothing new.
-    from chalicelib.aws import client, queue_url
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client, queue_url
+    from chalicelib.core.config import settings
 
     client("sqs").send_message(QueueUrl=queue_url(settings().jobs_queue_name), MessageBody=first["Body"])
     runs = drain(stack)

@@ -75,7 +75,7 @@ def active_contract(stack: StackHarness, body: dict[str, Any], *, callback_url: 
                     now: str | None = None) -> Any:
     """Stores the contract, moves it to completed, plans its reminders and makes it active."""
     from chalicelib.contracts.lifecycle import Status
-    from chalicelib.jobs.transitions import transition
+    from chalicelib.lifecycle.transitions import transition
     from chalicelib.reminders.scheduling import schedule_contract
     from chalicelib.store import contracts as store
     from chalicelib.store.models import SignerState
@@ -160,7 +160,7 @@ def ses_throttled(times: int) -> Iterator[SesThrottle]:
     instead and hands moto what it lets through."""
     from moto.core.models import botocore_stubber
 
-    from chalicelib.aws import client
+    from chalicelib.core.aws import client
 
     events = client("sesv2").meta.events
     throttle = SesThrottle(times, botocore_stubber)

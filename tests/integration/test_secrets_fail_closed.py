@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from chalicelib.admin.sources import AdminError, add_source, rotate_secret
-from chalicelib.store.registry import secret_problem, usable_secrets
+from chalicelib.core.secrets import secret_problem, usable_secrets
 from devstack.crm_samples import hubspot_headers, raw
 from tests.support.stack import StackHarness
 
 
 def _store_secret_list(secret_id: str, values: list[Any]) -> None:
-    from chalicelib.aws import client, reset_clients
+    from chalicelib.core.aws import client, reset_clients
 
     client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps({"secrets": values}))
     reset_clients()  # the 60 s secret cache
@@ -51,8 +51,8 @@ def test_a_hubspot_source_with_an_empty_stored_secret_refuses_an_empty_key(stack
 
 
 def test_connect_keys_with_an_empty_key_refuse_an_empty_key_signature(stack: StackHarness) -> None:
-    from chalicelib.aws import client, reset_clients
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client, reset_clients
+    from chalicelib.core.config import settings
 
     client("secretsmanager").put_secret_value(SecretId=settings().docusign_connect_keys_secret,
                                               SecretString=json.dumps({"keys": [""]}))
@@ -78,7 +78,7 @@ def test_a_refused_event_is_logged_without_the_values_sent(stack: StackHarness,
     paths and code, not by what it carried (a callback URL may hold credentials)."""
     import logging
 
-    from chalicelib.errors import ValidationFailed
+    from chalicelib.core.errors import ValidationFailed
     from chalicelib.intake.base import InboundEvent
     from chalicelib.intake.service import _record_rejection
     from chalicelib.store.registry import get_source

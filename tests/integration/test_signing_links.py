@@ -49,7 +49,7 @@ def test_a_link_reveals_nothing_and_opens_for_minutes(stack: StackHarness) -> No
     assert timedelta(minutes=9) < expires - asked <= timedelta(minutes=10, seconds=5)
     assert open_link(stack, link["url"]).status_code == 302
 
-    from chalicelib.signing import open_link as resolve
+    from chalicelib.web.signing import open_link as resolve
 
     late = resolve(_token(link), "en", now=expires + timedelta(seconds=1))
     assert late.status == 410 and 'data-outcome="link_expired"' in (late.html or "")
@@ -157,8 +157,8 @@ def test_the_key_rotates_with_an_overlap_and_a_leaked_one_can_be_cut(stack: Stac
 
 def test_the_key_ring_shows_ids_never_keys(stack: StackHarness, capsys: Any) -> None:
     from chalicelib.admin.__main__ import main as admin
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
 
     assert admin(["signing-keys", "rotate"]) == 0
     capsys.readouterr()
@@ -186,7 +186,7 @@ def test_access_logs_name_no_token(caplog: Any) -> None:
     """The local stack's access log (chalice local's request line) and any URL we log."""
     from chalice.local import ChaliceRequestHandler
 
-    from chalicelib.observability import redact_path
+    from chalicelib.core.observability import redact_path
     from devstack.api_server import make_faithful
 
     token = "1a2b3c4d.QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" * 2

@@ -151,8 +151,8 @@ def test_callback_receiver_down(stack: StackHarness, crm: Any, reliability_row: 
 
 
 def _callbacks_queued(stack: StackHarness) -> bool:
-    from chalicelib.aws import client, queue_url
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client, queue_url
+    from chalicelib.core.config import settings
 
     attributes = client("sqs").get_queue_attributes(
         QueueUrl=queue_url(settings().jobs_queue_name),

@@ -153,7 +153,7 @@ class Route:
 
 def app_routes(routes: dict[str, dict[str, Any]]) -> list[Route]:
     """Every route of the Chalice app, with its documented query parameters."""
-    from chalicelib.openapi import openapi_document
+    from chalicelib.web.openapi import openapi_document
 
     document = openapi_document(routes)["paths"]
     found = []

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _share_botocore_loader() -> None:
     """botocore parses its JSON service models again for every new Session, and each test makes many
-    (PynamoDB: one per model and thread; chalicelib.aws: one per reset). In the test process, every
+    (PynamoDB: one per model and thread; chalicelib.core.aws: one per reset). In the test process, every
     Session shares one loader, so the models are parsed once: the stack fixture's setup drops from
     over a second to a fraction of one. Behaviour is unchanged (the loader only caches files)."""
     import botocore.loaders

@@ -53,8 +53,8 @@ class StackHarness:
     # --- jobs -------------------------------------------------------------------------------
     def drain_jobs(self, max_rounds: int = 50) -> int:
         """Runs queued jobs until the queue is empty; returns how many ran."""
-        from chalicelib.aws import client, queue_url
-        from chalicelib.config import settings
+        from chalicelib.core.aws import client, queue_url
+        from chalicelib.core.config import settings
 
         sqs = client("sqs")
         url = queue_url(settings().jobs_queue_name)
@@ -74,8 +74,8 @@ class StackHarness:
 
     def receive_job(self, job: str | None = None) -> dict[str, Any]:
         """Takes the next message off the jobs queue (it stays in flight, as with a Lambda poller)."""
-        from chalicelib.aws import client, queue_url
-        from chalicelib.config import settings
+        from chalicelib.core.aws import client, queue_url
+        from chalicelib.core.config import settings
 
         url = queue_url(settings().jobs_queue_name)
         for _ in range(20):
@@ -92,8 +92,8 @@ class StackHarness:
     def run_job(self, message: dict[str, Any]) -> None:
         """Runs one received message through the app's SQS handler, as Lambda would, and deletes it
         once the handler returned (a handler that raises leaves it in flight, like SQS does)."""
-        from chalicelib.aws import client, queue_url
-        from chalicelib.config import settings
+        from chalicelib.core.aws import client, queue_url
+        from chalicelib.core.config import settings
 
         self.job_log.append(message["Body"])
         self.app.process_job(sqs_event("arn:aws:sqs:us-east-1:123456789012:jobs", [message]),
@@ -103,16 +103,16 @@ class StackHarness:
 
     def ack_job(self, message: dict[str, Any]) -> None:
         """Deletes a received message (its handler finished)."""
-        from chalicelib.aws import client, queue_url
-        from chalicelib.config import settings
+        from chalicelib.core.aws import client, queue_url
+        from chalicelib.core.config import settings
 
         client("sqs").delete_message(QueueUrl=queue_url(settings().jobs_queue_name),
                                      ReceiptHandle=message["ReceiptHandle"])
 
     def release_job(self, message: dict[str, Any]) -> None:
         """Makes an in-flight message visible again now (its visibility timeout ran out)."""
-        from chalicelib.aws import client, queue_url
-        from chalicelib.config import settings
+        from chalicelib.core.aws import client, queue_url
+        from chalicelib.core.config import settings
 
         client("sqs").change_message_visibility(QueueUrl=queue_url(settings().jobs_queue_name),
                                                 ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)

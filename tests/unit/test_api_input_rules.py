@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.errors import ApiError
+from chalicelib.core.errors import ApiError
 
 
 def _schema(model: str, field: str) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def _schema(model: str, field: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("value", ["20271231", "2027-W52-5", "2027-12-31T00:00", " 2027-12-31"])
 def test_expiring_before_is_a_plain_iso_date(value: str) -> None:
-    from chalicelib.listing import parse_query
+    from chalicelib.web.listing import parse_query
 
     with pytest.raises(ApiError) as err:
         parse_query({"expiring_before": value})
@@ -38,7 +38,7 @@ def test_expiring_before_is_a_plain_iso_date(value: str) -> None:
 
 
 def test_statuses_forgive_spaces_around_commas_only() -> None:
-    from chalicelib.listing import parse_query
+    from chalicelib.web.listing import parse_query
 
     assert parse_query({"status": " sent , active,,"}).statuses == ("sent", "active")
     for value in ("sent\tactive", "sent\n", "sent active", ",", ""):
@@ -47,7 +47,7 @@ def test_statuses_forgive_spaces_around_commas_only() -> None:
 
 
 def test_the_first_and_last_days_there_are_make_a_range() -> None:
-    from chalicelib.analytics import parse_range
+    from chalicelib.web.analytics import parse_range
 
     today = date(2026, 6, 1)
     assert parse_range({"from": "9999-12-31"}, today) == (date.max, date.max)
@@ -56,7 +56,7 @@ def test_the_first_and_last_days_there_are_make_a_range() -> None:
 
 @pytest.mark.parametrize("signer", [" 1", "+1", "1_0", "\u0663", "0", "1234567890", "", None])
 def test_signer_is_a_plain_position(signer: str | None) -> None:
-    from chalicelib.signing import signing_link
+    from chalicelib.web.signing import signing_link
 
     record: Any = SimpleNamespace(signers=[object()] * 12)
     with pytest.raises(ApiError) as err:
@@ -68,7 +68,7 @@ def test_signer_is_a_plain_position(signer: str | None) -> None:
 
 
 def test_a_reason_counts_what_was_sent() -> None:
-    from chalicelib.approvals import MAX_REASON_CHARS, _reason
+    from chalicelib.web.contract_actions import MAX_REASON_CHARS, _reason
 
     assert _reason(b'{"reason": "  no  "}', required=True) == "no"
     assert _reason(b'{"reason": null}', required=False) is None
@@ -87,7 +87,7 @@ def test_a_week_date_is_not_a_payment_date() -> None:
 
 
 def test_a_cancellation_has_nothing_to_preview() -> None:
-    from chalicelib.preview import preview
+    from chalicelib.web.preview import preview
 
     with pytest.raises(ApiError) as err:
         preview("demo", b'{"event": "contract.cancelled", "contract": {"crm_record_id": "d-1"}}')

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import reset_settings
+from chalicelib.core.config import reset_settings
 from chalicelib.notify import callbacks
 
 

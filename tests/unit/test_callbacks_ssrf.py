@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.config import reset_settings
+from chalicelib.core.config import reset_settings
 from chalicelib.notify import callbacks
 from chalicelib.notify.callbacks import CallbackUrlRefused, check_callback_url
 

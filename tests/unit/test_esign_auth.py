@@ -64,8 +64,8 @@ def oauth_server(keys: tuple[str, str]) -> Iterator[OAuthServer]:
 def docusign(oauth_server: OAuthServer, keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
              ) -> Iterator[OAuthServer]:
     """The app's settings pointed at the OAuth server, with AWS in moto; caches empty."""
-    from chalicelib.aws import client, reset_clients
-    from chalicelib.config import reset_settings
+    from chalicelib.core.aws import client, reset_clients
+    from chalicelib.core.config import reset_settings
     from chalicelib.store.models import KeyRecord, bind_tables
 
     for name, value in {
@@ -180,7 +180,7 @@ def test_consent_required_is_an_operational_error_with_the_consent_url(
 def test_a_consent_error_does_not_crash_a_docusign_call(docusign: OAuthServer) -> None:
     from datetime import UTC, datetime
 
-    from chalicelib.errors import RetryableError
+    from chalicelib.core.errors import RetryableError
     from chalicelib.esign import envelopes
 
     docusign.config.consented_users = []
@@ -192,8 +192,8 @@ def test_a_consent_error_does_not_crash_a_docusign_call(docusign: OAuthServer) -
 @pytest.mark.parametrize("problem", ["wrong_key", "unknown_integration_key"])
 def test_other_jwt_errors_are_reported_clearly(docusign: OAuthServer, monkeypatch: pytest.MonkeyPatch,
                                                caplog: pytest.LogCaptureFixture, problem: str) -> None:
-    from chalicelib.aws import client
-    from chalicelib.config import reset_settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import reset_settings
 
     if problem == "wrong_key":
         client("secretsmanager").put_secret_value(SecretId=KEY_SECRET, SecretString=generate_rsa_key()[0])
@@ -210,7 +210,7 @@ def test_other_jwt_errors_are_reported_clearly(docusign: OAuthServer, monkeypatc
 
 
 def test_an_unreadable_or_broken_private_key_is_reported(docusign: OAuthServer) -> None:
-    from chalicelib.aws import client, reset_clients
+    from chalicelib.core.aws import client, reset_clients
 
     client("secretsmanager").put_secret_value(SecretId=KEY_SECRET, SecretString="not a PEM key")
     reset_clients()
@@ -226,7 +226,7 @@ def test_an_unreadable_or_broken_private_key_is_reported(docusign: OAuthServer) 
 
 
 def test_an_unreachable_oauth_server_is_an_auth_error(docusign: OAuthServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.config import reset_settings
+    from chalicelib.core.config import reset_settings
     from devstack.stack import free_port
 
     monkeypatch.setenv("DOCUSIGN_OAUTH_BASE", f"http://127.0.0.1:{free_port()}")
@@ -243,8 +243,8 @@ OTHER_USER_ID = "0f5e8d2c-7a41-4b6e-8d0c-0000000000u2"
 
 def raw_keys_items() -> list[dict[str, Any]]:
     """The keys table as DynamoDB holds it (boto3, not our models)."""
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
 
     return list(client("dynamodb").scan(TableName=settings().table("keys"), ConsistentRead=True)["Items"])
 
@@ -260,8 +260,8 @@ def assert_nowhere(secret: str, items: list[dict[str, Any]], records: list[loggi
 
 
 def token_key_id() -> str:
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import settings
 
     return str(client("kms").describe_key(KeyId=settings().token_cache_kms_key)["KeyMetadata"]["KeyId"])
 
@@ -272,7 +272,7 @@ def kms_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 def test_the_shared_token_is_kms_ciphertext_and_a_cold_start_decrypts_it(
         docusign: OAuthServer, caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.aws import client
+    from chalicelib.core.aws import client
 
     caplog.set_level(logging.INFO)
     first = auth.get_session()
@@ -295,8 +295,8 @@ def test_the_shared_token_is_kms_ciphertext_and_a_cold_start_decrypts_it(
 
 def test_a_ciphertext_copied_under_another_key_does_not_decrypt(
         docusign: OAuthServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.aws import client
-    from chalicelib.config import reset_settings, settings
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import reset_settings, settings
 
     docusign.config.consented_users = [USER_ID, OTHER_USER_ID]
     first = auth.get_session()
@@ -326,7 +326,7 @@ def test_a_ciphertext_copied_under_another_key_does_not_decrypt(
 
 def test_a_disabled_kms_key_means_fresh_grants_and_nothing_in_plaintext(
         docusign: OAuthServer, caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.aws import client
+    from chalicelib.core.aws import client
     from devstack.embedded_aws import make_faithful
 
     make_faithful()  # moto alone would still use a disabled key; AWS refuses it (DisabledException)
@@ -369,7 +369,7 @@ def test_an_old_plaintext_token_item_is_ignored(docusign: OAuthServer) -> None:
 
 def test_no_kms_key_means_the_token_is_never_written(
         docusign: OAuthServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.config import reset_settings
+    from chalicelib.core.config import reset_settings
 
     monkeypatch.setenv("SIGNBRIDGE_TOKEN_CACHE_KMS_KEY", "")
     monkeypatch.setattr(auth, "_told_no_kms_key", False)

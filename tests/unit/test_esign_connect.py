@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import MalformedBody, Unauthorized
+from chalicelib.core.errors import MalformedBody, Unauthorized
 from chalicelib.esign.connect import parse_message, verify_hmac
 
 OLD_KEY, NEW_KEY, OTHER_KEY = "old-connect-key", "new-connect-key", "someone-elses-key"

@@ -32,7 +32,7 @@ def request(**overrides: Any) -> envelopes.EnvelopeRequest:
 def wire(req: envelopes.EnvelopeRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from docusign_esign import ApiClient
 
-    from chalicelib.config import reset_settings
+    from chalicelib.core.config import reset_settings
 
     monkeypatch.setenv("SIGNBRIDGE_PUBLIC_BASE_URL", "https://api.example/")
     reset_settings()

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from chalicelib.constant_time import matches_any
-from chalicelib.errors import MalformedBody, Unauthorized
+from chalicelib.core.constant_time import matches_any
+from chalicelib.core.errors import MalformedBody, Unauthorized
+from chalicelib.core.jsonbody import MAX_DEPTH, parse_json
 from chalicelib.esign.connect import parse_message, verify_hmac
 from chalicelib.intake.signatures import verify_basic_auth, verify_hubspot_v3
-from chalicelib.jsonbody import MAX_DEPTH, parse_json
 
 
 @pytest.mark.parametrize("signature", ["é" * 44, "签名", "\udcff", "abc\u0000"])
@@ -146,7 +146,7 @@ def test_the_registry_cache_stays_bounded_under_made_up_ids() -> None:
 
 
 def test_an_error_quotes_a_long_id_cut_short() -> None:
-    from chalicelib.errors import quoted
+    from chalicelib.core.errors import quoted
 
     assert quoted("ctr_1") == "'ctr_1'"
     long = quoted("x" * 5000)

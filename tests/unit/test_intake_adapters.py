@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.contracts import parse_webhook_body
-from chalicelib.errors import ApiError, MalformedBody, Unauthorized
+from chalicelib.core.errors import ApiError, MalformedBody, Unauthorized
 from chalicelib.intake.base import InboundEvent, InboundRequest
 from chalicelib.intake.fxiaoke import FxiaokeAdapter
 from chalicelib.intake.hubspot import HubSpotAdapter, expected_urls

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.errors import Unauthorized
+from chalicelib.core.errors import Unauthorized
 from chalicelib.intake.signatures import (
     hubspot_uri,
     hubspot_v3_signature,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chalicelib.link_keys import KeyRingError, dump_ring, kid_of, parse_ring, rotated
+from chalicelib.core.link_keys import KeyRingError, dump_ring, kid_of, parse_ring, rotated
 
 OLD = "old-key-0123456789abcdefghij"
 NOW = 1_800_000_000.0

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.errors import Conflict, MalformedBody, ValidationFailed
+from chalicelib.core.errors import Conflict, MalformedBody, ValidationFailed
 from chalicelib.reminders.milestones import (
     ExecutionRequest,
     apply_execution,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.observability import NAMESPACE, count
+from chalicelib.core.observability import NAMESPACE, count
 
 
 def test_count_writes_one_emf_line_with_namespace_metric_and_dimensions(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from chalicelib.openapi import OPERATIONS, openapi_document, route_keys
+from chalicelib.web.openapi import OPERATIONS, openapi_document, route_keys
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from chalicelib.reminders.settings import TenantSettings
 @pytest.fixture(autouse=True)
 def public_base_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The link in the emails points at the API's public URL: pin it (other tests move it)."""
-    from chalicelib.config import reset_settings
+    from chalicelib.core.config import reset_settings
 
     monkeypatch.setenv("SIGNBRIDGE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     reset_settings()

@@ -27,7 +27,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.contracts.lifecycle import Status
-from chalicelib.errors import BadRequest
+from chalicelib.core.errors import BadRequest
 
 if TYPE_CHECKING:
     from chalicelib.store.models import ContractRecord
@@ -188,7 +188,7 @@ def matches(record: ContractRecord, query: ListQuery) -> bool:
 def _cursor_keys() -> list[bytes]:
     """The keys cursors are accepted under, the one they are made with first (the link key ring:
     a rotation keeps a cursor from the minutes before it working)."""
-    from chalicelib.link_keys import key_ring
+    from chalicelib.core.link_keys import key_ring
 
     return [key.derived("list-cursor") for key in key_ring().accepted()]
 

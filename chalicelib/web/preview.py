@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.errors import ApiError, ValidationFailed
+from chalicelib.core.errors import ApiError, ValidationFailed
 from chalicelib.intake.base import parse_json_object
 
 

@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from chalicelib.store.registry import secret_problem
+from chalicelib.core.secrets import secret_problem
 
 KEY_BYTES = 32
 
@@ -105,7 +105,7 @@ def new_ring() -> KeyRing:
 
 def key_ring() -> KeyRing:
     """The ring as stored now (Secrets Manager, cached a minute per container)."""
-    from chalicelib.aws import get_secret
-    from chalicelib.config import settings
+    from chalicelib.core.aws import get_secret
+    from chalicelib.core.config import settings
 
     return parse_ring(get_secret(settings().signing_link_secret))

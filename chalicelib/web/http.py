@@ -10,8 +10,8 @@ from typing import Any
 from chalice import Response
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import ApiError, RetryableError
-from chalicelib.observability import count, logger
+from chalicelib.core.errors import ApiError, RetryableError
+from chalicelib.core.observability import count, logger
 from chalicelib.store.contention import RETRY_AFTER_SECONDS, is_transient
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.errors import NotFound, Unauthorized, quoted
+from chalicelib.core.errors import NotFound, Unauthorized, quoted
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, EventRecord
 from chalicelib.store.registry import tenant_for_api_key

@@ -1,5 +1,5 @@
 """The approval gate's two ends: asking the tenant's approvers (from the send job), and their answer
-through the API (`POST /v1/contracts/{id}/approve` · `/reject` · `/void`).
+(`POST /v1/contracts/{id}/approve` · `/reject` · `/void`, parsed by chalicelib.web.contract_actions).
 
 The send job moves a contract its tenant's rules catch to `pending_approval` and emails the
 approvers once; an approve moves it to `approved` and enqueues the send job again, a reject ends it
@@ -12,17 +12,17 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.api import contract_view, load_contract
 from chalicelib.contracts.approval import approvers, document_version, needs_approval
 from chalicelib.contracts.lifecycle import Status
-from chalicelib.errors import Conflict, RetryableError, ValidationFailed
-from chalicelib.jsonbody import parse_json
-from chalicelib.observability import logger
+from chalicelib.core.errors import Conflict, RetryableError
+from chalicelib.core.observability import logger
+from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
+from chalicelib.lifecycle.sending import enqueue_send
+from chalicelib.lifecycle.transitions import transition
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord
 
 APPROVAL_EMAIL_CLAIM_TTL = timedelta(days=30)
-MAX_REASON_CHARS = 1000
 
 
 # --- asking (the send job) --------------------------------------------------------------------
@@ -70,7 +70,7 @@ def request_approval(record: ContractRecord, reasons: list[str]) -> str:
 
 
 def approval_email(record: ContractRecord, reasons: list[str], to: list[str]) -> Any:
-    from chalicelib.config import settings
+    from chalicelib.core.config import settings
     from chalicelib.notify.mailer import Email
     from chalicelib.rendering.environment import get_environment
 
@@ -96,92 +96,45 @@ def approval_email(record: ContractRecord, reasons: list[str], to: list[str]) ->
     return Email(to=to, subject=subject, text=text, html=html)
 
 
-# --- answering (the API) ----------------------------------------------------------------------
+# --- answering (the API, through chalicelib.web.contract_actions) ------------------------------
 
 
-def api_actor(authorization: str | None) -> str:
-    """Who acted: the API key's label when it has one, else "api"."""
-    from chalicelib.store.models import RegistryRecord
-    from chalicelib.store.registry import hash_api_key
-
-    if authorization and authorization.lower().startswith("bearer "):
-        try:
-            item = RegistryRecord.get(f"apikey#{hash_api_key(authorization[7:].strip())}")
-            label = str((item.data or {}).get("label") or "").strip()
-        except Exception:  # noqa: BLE001 - the label is informative only
-            label = ""
-        if label:
-            return label
-    return "api"
-
-
-def approve(tenant_id: str, contract_id: str, raw_body: bytes, actor: str) -> dict[str, Any]:
-    reason = _reason(raw_body, required=False)
-    record = _load_in(tenant_id, contract_id, {Status.PENDING_APPROVAL}, "approved")
+def approve(record: ContractRecord, reason: str | None, actor: str) -> ContractRecord:
+    check_status(record, {Status.PENDING_APPROVAL}, "approved")
     # The approval binds to the document as read here; the send job sends only this version (a CRM
     # update that lands after this read sends the contract back to the gate).
     version = document_version(record.document or {})
     detail = {"by": actor, "version": version, **({"reason": reason} if reason else {})}
     moved = _move(record, Status.APPROVED, "approved", detail, reason,
                   actions=[ContractRecord.approved_version.set(version)])
-    from chalicelib.intake.events import enqueue_send
-
     enqueue_send(moved)
-    logger.info("contract approved", extra={"contract_id": contract_id, "by": actor})
-    return contract_view(moved)
+    logger.info("contract approved", extra={"contract_id": record.contract_id, "by": actor})
+    return moved
 
 
-def reject(tenant_id: str, contract_id: str, raw_body: bytes, actor: str) -> dict[str, Any]:
-    reason = _reason(raw_body, required=True)
-    record = _load_in(tenant_id, contract_id, {Status.PENDING_APPROVAL}, "rejected")
+def reject(record: ContractRecord, reason: str, actor: str) -> ContractRecord:
+    check_status(record, {Status.PENDING_APPROVAL}, "rejected")
     moved = _move(record, Status.REJECTED, "rejected", {"by": actor, "reason": reason}, reason)
-    logger.info("contract rejected", extra={"contract_id": contract_id, "by": actor})
-    return contract_view(moved)
+    logger.info("contract rejected", extra={"contract_id": record.contract_id, "by": actor})
+    return moved
 
 
-def void(tenant_id: str, contract_id: str, raw_body: bytes, actor: str) -> dict[str, Any]:
-    from chalicelib.intake.events import VOIDABLE, void_contract
-
-    reason = _reason(raw_body, required=True)
-    record = _load_in(tenant_id, contract_id, VOIDABLE, "voided")
+def void(record: ContractRecord, reason: str, actor: str) -> ContractRecord:
+    check_status(record, VOIDABLE, "voided")
     try:
-        moved = void_contract(record, "voided", {"by": actor, "via": "api", "reason": reason}, reason=reason)
+        return void_contract(record, "voided", {"by": actor, "via": "api", "reason": reason}, reason=reason)
     except store.StaleStatus as err:
         raise _changed(record, "voided") from err
-    return contract_view(moved)
 
 
-def _reason(raw_body: bytes, *, required: bool) -> str | None:
-    body: Any = {}
-    if raw_body.strip():
-        body = parse_json(raw_body)
-    if not isinstance(body, dict):
-        raise ValidationFailed("1 problem in the request", [{"path": "", "message": "expected a JSON object"}])
-    raw = body.get("reason")
-    if raw is not None and not isinstance(raw, str):
-        raise ValidationFailed("1 problem in the request", [{"path": "reason", "message": "must be a string"}])
-    # The limit counts what was sent, as the OpenAPI document's maxLength does; blank is absent.
-    if len(raw or "") > MAX_REASON_CHARS:
-        raise ValidationFailed("1 problem in the request", [
-            {"path": "reason", "message": f"at most {MAX_REASON_CHARS} characters"}])
-    reason = (raw or "").strip()
-    if required and not reason:
-        raise ValidationFailed("1 problem in the request", [{"path": "reason", "message": "a reason is required"}])
-    return reason or None
-
-
-def _load_in(tenant_id: str, contract_id: str, allowed: set[Status] | frozenset[Status], action: str) -> ContractRecord:
-    record = load_contract(tenant_id, contract_id)
+def check_status(record: ContractRecord, allowed: set[Status] | frozenset[Status], action: str) -> None:
     if Status(record.status) not in allowed:
         raise Conflict(f"contract {record.contract_id} ({record.number}) is {record.status}: it cannot be "
                        f"{action} in that status", [{"path": "status", "message": f"current status: {record.status}"}])
-    return record
 
 
 def _move(record: ContractRecord, target: Status, event_type: str, detail: dict[str, Any],
           reason: str | None, actions: list[Any] | None = None) -> ContractRecord:
-    from chalicelib.jobs.transitions import transition  # status changes also notify the CRM
-
     try:
         return transition(record, target, event_type=event_type, detail=detail, reason=reason, actions=actions or ())
     except store.StaleStatus as err:

@@ -22,11 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.config import settings
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
-from chalicelib.errors import ApiError, NotFound, RetryableError
-from chalicelib.link_keys import KeyRing, key_ring
-from chalicelib.observability import logger
+from chalicelib.core.config import settings
+from chalicelib.core.errors import ApiError, NotFound, RetryableError
+from chalicelib.core.link_keys import KeyRing, key_ring
 from chalicelib.store import contracts as store
 from chalicelib.store import signing_grants
 from chalicelib.store.models import ContractRecord
@@ -146,21 +145,6 @@ def revoke_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
     return {"signer": position, "revoked": revoked}
 
 
-def revoke_all(record: ContractRecord, reason: str) -> None:
-    """Every signer's grant for the record's envelope, when the envelope closes (void, decline,
-    completion). Opening a link checks the contract's status too, so a grant this misses (the store
-    down for a moment) still opens nothing; the revocation is the record of it."""
-    from pynamodb.exceptions import PynamoDBException
-
-    for position in range(1, len(record.signers or []) + 1):
-        try:
-            signing_grants.revoke(record.tenant_id, record.contract_id, position, reason,
-                                  envelope_id=record.envelope_id)
-        except (PynamoDBException, RetryableError) as err:
-            logger.warning("signing grant not revoked", extra={"contract_id": record.contract_id,
-                                                               "signer": position, "error": type(err).__name__})
-
-
 @dataclass(frozen=True)
 class Page:
     status: int
@@ -208,9 +192,9 @@ def open_link(token: str, accept_language: str | None, *, now: datetime | None =
     if signer.delivery != "embedded":
         return _page(409, "by_email", locale, record)
     from chalicelib.esign import envelopes
-    from chalicelib.jobs.send import signer_specs
+    from chalicelib.esign.envelopes import signer_specs
 
-    spec = next(s for s in signer_specs(record) if s.position == claims.signer)
+    spec = next(s for s in signer_specs(record.contract_id, record.signers) if s.position == claims.signer)
     return_url = (f"{settings().public_base_url.rstrip('/')}/signed?"
                   + urlencode({"lang": locale, "contract": record.number}))
     try:

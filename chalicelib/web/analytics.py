@@ -29,7 +29,7 @@ from typing import Any
 
 from chalicelib.contracts.lifecycle import IN_FORCE, Status
 from chalicelib.contracts.money import decimal_to_str, parse_amount
-from chalicelib.errors import BadRequest
+from chalicelib.core.errors import BadRequest
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366

@@ -10,12 +10,14 @@ later."""
 from __future__ import annotations
 
 import json
+import os
+import random
 import time
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from chalicelib.config import settings
+from chalicelib.core.config import settings
 
 # `max_attempts` counts retries after the first call (botocore's meaning), so 4 = five calls in all.
 RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 4}
@@ -124,5 +126,16 @@ def _chunks(bodies: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
     return chunks
 
 
+SQS_MAX_DELAY_SECONDS = 900  # SQS's longest message delay: 15 minutes
+
+
 def _delay(seconds: int) -> int:
-    return max(0, min(int(seconds), 900))  # SQS's longest delay is 15 minutes
+    return max(0, min(int(seconds), SQS_MAX_DELAY_SECONDS))
+
+
+def backoff_seconds(attempt: int) -> int:
+    """How long a job that failed its attempt-th time waits before the next (exponential, jittered,
+    at most SQS's longest delay)."""
+    base = float(os.environ.get("SIGNBRIDGE_RETRY_BASE_SECONDS", "10"))
+    delay = base * (2 ** (attempt - 1))
+    return int(min(SQS_MAX_DELAY_SECONDS, delay * random.uniform(0.8, 1.2)))

@@ -11,6 +11,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
 from chalicelib.store import contracts as store
+from chalicelib.store import signing_grants
 from chalicelib.store.models import ContractRecord
 
 
@@ -44,8 +45,8 @@ def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapp
     from chalicelib.notify import callbacks
 
     if previous in ENVELOPE_OPEN and record.status not in ENVELOPE_OPEN:
-        from chalicelib.signing import revoke_all  # the envelope closed: its signing links die with it
-
-        revoke_all(record, str(record.status))
+        # The envelope closed: its signing links die with it.
+        signing_grants.revoke_all(record.tenant_id, record.contract_id, len(record.signers or []),
+                                  record.envelope_id, str(record.status))
     callbacks.status_changed(record, event_type, record.status, {**(detail or {}), "previous_status": previous},
                              at or store.now_utc())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.errors import MalformedBody
+from chalicelib.core.errors import MalformedBody
 
 MAX_DEPTH = 64  # a CRM record or a Connect message is a few levels deep
 MAX_NUMBER_DIGITS = 64  # money and ids are far shorter; anything longer is not a number we use
