@@ -28,15 +28,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.core.aws import client, get_secret_json
+from chalicelib.core.aws import _secret_cache, client, get_secret_json
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
+from chalicelib.intake.mapping import MappingError, mapping_for
 from chalicelib.intake.service import KINDS
 from chalicelib.store.registry import (
     SOURCE_ID_PATTERN,
     Source,
     active_secrets,
     check_tenant_id,
+    clear_cache,
     get_source,
     iter_sources,
     put_source,
@@ -120,8 +122,6 @@ def validate(kind: str, options: Mapping[str, Any], mapping: Mapping[str, Any] |
     if mapping is not None:
         if kind == "generic":
             raise AdminError("a generic source takes the canonical contract as it is: no mapping")
-        from chalicelib.intake.mapping import MappingError, mapping_for
-
         try:
             mapping_for(kind, mapping)
         except MappingError as err:
@@ -253,8 +253,6 @@ def _write_secret(name: str, value: Mapping[str, Any], *, create: bool) -> None:
 def _forget_caches() -> None:
     # This process may be the app itself (tests, the local stack's seed): its 60 s caches of
     # sources and secrets must not hide what was just written.
-    from chalicelib.core.aws import _secret_cache
-    from chalicelib.store.registry import clear_cache
 
     _secret_cache.clear()
     clear_cache()

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from chalicelib.core.config import settings
 
 # `max_attempts` counts retries after the first call (botocore's meaning), so 4 = five calls in all.
@@ -31,9 +34,6 @@ SERVICE_RETRIES: dict[str, dict[str, Any]] = {
 
 @cache
 def client(service: str) -> Any:
-    import boto3  # lazily: not every handler needs every client
-    from botocore.config import Config
-
     config = Config(connect_timeout=3, read_timeout=10, retries=SERVICE_RETRIES.get(service, RETRIES))
     if service == "s3":
         # Presigned document links must be SigV4: newer regions (China included) refuse SigV2.

@@ -20,6 +20,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from chalicelib.core.aws import get_secret
+from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
 
 KEY_BYTES = 32
@@ -105,7 +107,5 @@ def new_ring() -> KeyRing:
 
 def key_ring() -> KeyRing:
     """The ring as stored now (Secrets Manager, cached a minute per container)."""
-    from chalicelib.core.aws import get_secret
-    from chalicelib.core.config import settings
 
     return parse_ring(get_secret(settings().signing_link_secret))

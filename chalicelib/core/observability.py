@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger(service="signbridge")
 NAMESPACE = "signbridge"
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=str(dim))

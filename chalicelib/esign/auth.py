@@ -19,9 +19,16 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from urllib.parse import quote, urlencode, urlsplit
 
-from chalicelib.core.aws import get_secret
+import jwt
+import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
+
+from chalicelib.core.aws import client, get_secret
 from chalicelib.core.config import settings
 from chalicelib.core.observability import logger
+from chalicelib.store.contracts import now_utc
+from chalicelib.store.models import KeyRecord
 
 TOKEN_LIFETIME_MARGIN_SECONDS = 300  # renew five minutes before DocuSign's expiry
 ASSERTION_LIFETIME_SECONDS = 3600
@@ -117,8 +124,6 @@ def consent_url() -> str:
 
 
 def _new_session() -> DocuSignSession:
-    import jwt  # PyJWT, a docusign-esign dependency
-
     cfg = settings()
     if not cfg.docusign_integration_key or not cfg.docusign_user_id:
         raise DocuSignAuthError("DOCUSIGN_INTEGRATION_KEY and DOCUSIGN_USER_ID must be set", error="not_configured")
@@ -160,8 +165,6 @@ def _new_session() -> DocuSignSession:
 
 
 def _private_key(secret_id: str) -> bytes:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         return get_secret(secret_id).encode()
     except (ClientError, BotoCoreError) as err:
@@ -205,8 +208,6 @@ def _userinfo(token: str) -> tuple[str, str]:
 
 def _http(method: str, url: str, *, body: str | None = None, headers: dict[str, str] | None = None
           ) -> tuple[int, dict[str, object]]:
-    import urllib3
-
     try:
         response = urllib3.request(method, url, body=body, headers=headers,
                                    timeout=urllib3.Timeout(connect=_HTTP_TIMEOUT[0], read=_HTTP_TIMEOUT[1]),
@@ -251,8 +252,6 @@ def _encryption_context() -> dict[str, str]:
 
 
 def _kms_failed(operation: str, key_id: str, err: Exception) -> None:
-    from botocore.exceptions import ClientError
-
     # The error code only: never the token, the ciphertext or KMS's free-text message.
     code = err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else type(err).__name__
     logger.warning("DocuSign token cache skipped: KMS failed",
@@ -260,9 +259,7 @@ def _kms_failed(operation: str, key_id: str, err: Exception) -> None:
 
 
 def _seal(key_id: str, token: str) -> str | None:
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.core.aws import client
 
     try:
         blob = client("kms").encrypt(KeyId=key_id, Plaintext=token.encode(),
@@ -274,9 +271,7 @@ def _seal(key_id: str, token: str) -> str | None:
 
 
 def _unseal(key_id: str, ciphertext: str) -> str | None:
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.core.aws import client
 
     try:
         blob = base64.b64decode(ciphertext, validate=True)
@@ -296,9 +291,7 @@ def _unseal(key_id: str, ciphertext: str) -> str | None:
 
 
 def _load_detail(prefix: str) -> dict[str, object] | None:
-    from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
-    from chalicelib.store.models import KeyRecord
 
     try:
         item = KeyRecord.get(_shared_key(prefix))
@@ -311,10 +304,7 @@ def _load_detail(prefix: str) -> dict[str, object] | None:
 
 
 def _save_detail(prefix: str, detail: dict[str, object], lifetime_seconds: float) -> None:
-    from pynamodb.exceptions import PynamoDBException
 
-    from chalicelib.store.contracts import now_utc
-    from chalicelib.store.models import KeyRecord
 
     now = now_utc()
     try:

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from urllib3.exceptions import HTTPError
+
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign.auth import DocuSignAuthError, DocuSignSession, forget_session, get_session
+from chalicelib.rendering.anchors import date_signed_anchor, full_name_anchor, sign_here_anchor
 
 REQUEST_TIMEOUT = (3.05, 20.0)  # the SDK has no default timeout: always pass one
 DOCUMENT_TIMEOUT = (3.05, 60.0)  # the combined PDF can be large
@@ -117,7 +120,6 @@ def _api(session: DocuSignSession) -> Any:
 def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
     """Runs one SDK call, classifying failures: load and outages retry, data problems don't."""
     from docusign_esign.client.api_exception import ApiException
-    from urllib3.exceptions import HTTPError
 
     for attempt in (1, 2):
         try:
@@ -193,7 +195,6 @@ def envelope_definition(request: EnvelopeRequest) -> Any:
         TextCustomField,
     )
 
-    from chalicelib.rendering.anchors import date_signed_anchor, full_name_anchor, sign_here_anchor
 
     def anchored(cls: Any, anchor: str, y_offset: str) -> Any:
         return cls(anchor_string=anchor, anchor_units="pixels", anchor_x_offset="0", anchor_y_offset=y_offset,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from chalicelib.core.observability import logger
+from chalicelib.store.registry import get_tenant
 
 MAX_DAYS = 999  # DocuSign's upper bound for expireAfter, reminderDelay and reminderFrequency
 
@@ -63,6 +64,4 @@ class SigningSettings:
 
 
 def for_tenant(tenant_id: str) -> SigningSettings:
-    from chalicelib.store.registry import get_tenant
-
     return SigningSettings.from_dict(get_tenant(tenant_id).settings.get("signing"), tenant_id=tenant_id)

@@ -12,12 +12,15 @@ from typing import Any
 
 from chalicelib.contracts.approval import document_version, without_execution
 from chalicelib.contracts.lifecycle import EDITABLE, EXECUTION_OPEN, TERMINAL, Status
-from chalicelib.core.errors import Conflict
+from chalicelib.contracts.money import parse_amount
+from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.intake.base import InboundEvent, IntakeResult
 from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
 from chalicelib.lifecycle.sending import enqueue_send
 from chalicelib.lifecycle.transitions import moved_elsewhere, transition
+from chalicelib.reminders.execution import record_execution
+from chalicelib.reminders.milestones import paid_amount
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, SignerState
 from chalicelib.store.registry import Source
@@ -111,9 +114,6 @@ def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> li
     """What the CRM reports as newly paid or delivered, as bodies for record_execution. A CRM sends
     the cumulative amount paid (`paid_amount`); the increment over what is recorded is the payment,
     and its reference makes a resent update a no-op."""
-    from chalicelib.contracts.money import parse_amount
-    from chalicelib.core.errors import ValidationFailed
-    from chalicelib.reminders.milestones import paid_amount
 
     stored = record.milestones or {}
     updates: list[tuple[str, dict[str, Any]]] = []
@@ -146,7 +146,6 @@ def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> li
 
 def _record_execution(source: Source, event: InboundEvent, record: ContractRecord,
                       updates: list[tuple[str, dict[str, Any]]]) -> IntakeResult:
-    from chalicelib.reminders.execution import record_execution
 
     for milestone_id, body in updates:
         record_execution(record.tenant_id, record.contract_id, milestone_id, body, source="crm")

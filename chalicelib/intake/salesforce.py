@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+
 from chalicelib.core.errors import MalformedBody, Unauthorized
 from chalicelib.intake.base import InboundRequest, IntakeResult
 from chalicelib.intake.crm import CrmRecord, MappedAdapter
@@ -78,8 +81,6 @@ class SalesforceAdapter(MappedAdapter):
 def parse_outbound_message(raw: bytes) -> dict[str, Any]:
     """The SOAP envelope -> {"OrganizationId", "ActionId", "SessionId", "EnterpriseUrl", "PartnerUrl",
     "Notification": [{"Id", "sObject": {"type", <field>: text | None}}]}."""
-    import defusedxml.ElementTree as SafeET
-    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
     try:
         root = SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)

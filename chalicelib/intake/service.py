@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.contracts import ContractInvalid, parse_webhook_body
 from chalicelib.core.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType, quoted
 from chalicelib.core.observability import count, logger
 from chalicelib.intake import events
@@ -78,8 +79,6 @@ def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
 
 
 def _accept(source: Source, event: InboundEvent) -> IntakeResult:
-    from chalicelib.contracts import ContractInvalid, parse_webhook_body
-
     if event.ignored:
         return IntakeResult(200, {"status": "ignored", "reason": event.ignored})
     if not event.delivery_id:

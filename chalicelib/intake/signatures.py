@@ -8,6 +8,8 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
 from chalicelib.core.constant_time import equal, matches_any
 from chalicelib.core.errors import Unauthorized
 
@@ -17,7 +19,6 @@ STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 300  # the standardwebhooks library's wind
 def verify_standard_webhooks(secrets: Sequence[str], headers: Mapping[str, str], raw_body: bytes) -> str:
     """Verifies a Standard Webhooks signature against any of the source's active secrets (rotation)
     and returns the delivery id (`webhook-id`)."""
-    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
     lowered = {k.lower(): v for k, v in headers.items()}
     delivery_id = lowered.get("webhook-id")

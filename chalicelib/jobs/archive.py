@@ -7,6 +7,7 @@ from chalicelib.contracts.lifecycle import Status
 from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
 from chalicelib.lifecycle.transitions import transition
+from chalicelib.reminders import scheduling
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
 
@@ -29,9 +30,8 @@ def run(tenant_id: str, contract_id: str) -> str:
             record = store.get_contract(tenant_id, contract_id)
             if record.signed is None or record.status != Status.COMPLETED:
                 return f"nothing to do ({record.status})"
-    from chalicelib.reminders.scheduling import schedule_contract
 
-    planned = schedule_contract(record)
+    planned = scheduling.schedule_contract(record)
     try:
         transition(record, Status.ACTIVE, event_type="active", detail={"reminders_planned": planned},
                    step=f"active#{record.envelope_id}")

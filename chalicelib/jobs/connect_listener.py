@@ -13,6 +13,7 @@ from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.core.secrets import usable_secrets
 from chalicelib.esign.connect import parse_message, verify_hmac
+from chalicelib.jobs.esign_events import apply_connect
 
 
 def connect_keys() -> list[str]:
@@ -24,7 +25,6 @@ def connect_keys() -> list[str]:
 def receive_connect(headers: Mapping[str, str], raw_body: bytes) -> tuple[int, dict[str, Any]]:
     verify_hmac(connect_keys(), headers, raw_body)
     message = parse_message(raw_body)
-    from chalicelib.jobs.esign_events import apply_connect
 
     try:
         outcome = apply_connect(message)

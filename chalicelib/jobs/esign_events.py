@@ -18,11 +18,14 @@ from typing import Any
 
 from chalicelib.contracts.lifecycle import Status, can_move
 from chalicelib.core.aws import enqueue
+from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
 from chalicelib.lifecycle.transitions import transition
+from chalicelib.notify import mailer
 from chalicelib.notify.mailer import Email
+from chalicelib.rendering.environment import get_environment
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, SignerState
 
@@ -169,7 +172,6 @@ def notify_owner(record: ContractRecord) -> None:
     """Emails the contract's owner that it was declined or voided (expired included), exactly once.
     A transient SES failure releases the claim and raises RetryableError (Connect answers 5xx and
     DocuSign delivers again); a permanent one is logged and recorded on the timeline."""
-    from chalicelib.notify import mailer
 
     status = Status(record.status)
     key = f"owner-notice#{record.tenant_id}#{record.contract_id}#{status.value}"
@@ -195,8 +197,6 @@ def notify_owner(record: ContractRecord) -> None:
 
 def owner_email(record: ContractRecord) -> Email:
     """The owner notice for a declined or voided contract, in the contract's locale."""
-    from chalicelib.core.config import settings
-    from chalicelib.rendering.environment import get_environment
 
     document = record.document or {}
     locale = record.locale if record.locale in ("zh-CN", "en") else "en"

@@ -9,19 +9,21 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.contracts.lifecycle import Status, can_move
 from chalicelib.core.aws import backoff_seconds, enqueue
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
+from chalicelib.jobs import archive, send, void
+from chalicelib.lifecycle.transitions import transition
+from chalicelib.notify import callbacks
+from chalicelib.reminders import hourly
+from chalicelib.store import contracts as store
 
 MAX_ATTEMPTS = 8
 
 
 def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
-    from chalicelib.jobs import archive, send, void
-    from chalicelib.notify import callbacks
-    from chalicelib.reminders import hourly
-
     return {
         "send": lambda m: send.run(m["tenant_id"], m["contract_id"]),
         "archive": lambda m: archive.run(m["tenant_id"], m["contract_id"]),
@@ -64,9 +66,6 @@ def dead_letter(message: dict[str, Any], reason: str) -> None:
 
 def _mark_contract(message: dict[str, Any], reason: str) -> None:
     """Makes the failure visible on the contract (status and timeline)."""
-    from chalicelib.contracts.lifecycle import Status, can_move
-    from chalicelib.lifecycle.transitions import transition
-    from chalicelib.store import contracts as store
 
     tenant_id, contract_id = message.get("tenant_id"), message.get("contract_id")
     if not tenant_id or not contract_id:

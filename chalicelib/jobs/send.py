@@ -17,11 +17,14 @@ from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.esign import envelopes
 from chalicelib.esign.signing_settings import SigningSettings, for_tenant
+from chalicelib.lifecycle.approvals import reasons_for, request_approval
 from chalicelib.lifecycle.transitions import transition
+from chalicelib.rendering.render import RenderError, render_contract
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
 from chalicelib.store.leases import Lease
 from chalicelib.store.models import ContractRecord
+from chalicelib.store.templates import RegistryTemplateOverrides
 
 SEND_LEASE = timedelta(minutes=5)
 SENDABLE = {Status.RECEIVED, Status.APPROVED, Status.SENDING}
@@ -67,13 +70,9 @@ def _send(record: ContractRecord) -> str:
     document: dict[str, Any] = record.document
     try:
         rendered = _render(record)
-    except Exception as err:  # the contract's data cannot be rendered: visible, not retried
-        from chalicelib.rendering.render import RenderError
-
-        if not isinstance(err, RenderError):
-            raise
+    except RenderError as err:  # the contract's data cannot be rendered: visible, not retried
         transition(record, Status.SEND_FAILED, event_type="render_failed", reason=str(err),
-                          detail={"error": str(err)})
+                   detail={"error": str(err)})
         return "render failed"
 
     signing = for_tenant(record.tenant_id)
@@ -130,7 +129,6 @@ def _send(record: ContractRecord) -> str:
 def _approval_gate(record: ContractRecord) -> str | None:
     """The tenant's approval rules: a contract they catch waits in pending_approval (the approvers
     are emailed once) until POST /v1/contracts/{id}/approve; None when it may be sent now."""
-    from chalicelib.lifecycle.approvals import reasons_for, request_approval
 
     reasons = reasons_for(record)
     if not reasons:
@@ -145,7 +143,6 @@ def _approval_gate(record: ContractRecord) -> str | None:
 def _approved_version_changed(record: ContractRecord) -> str:
     """The document is not the one approved (a CRM update landed after the approval was read): it
     goes back to the gate instead of out to DocuSign."""
-    from chalicelib.lifecycle.approvals import reasons_for, request_approval
 
     version = document_version(record.document or {})
     reasons = [f"the contract changed after it was approved (approved version {record.approved_version}, "
@@ -158,15 +155,10 @@ def _approved_version_changed(record: ContractRecord) -> str:
 
 
 def _ask_approvers(record: ContractRecord) -> str:
-    from chalicelib.lifecycle.approvals import reasons_for, request_approval
-
     return request_approval(record, reasons_for(record))
 
 
 def _render(record: ContractRecord) -> Any:
-    from chalicelib.rendering.render import render_contract
-    from chalicelib.store.templates import RegistryTemplateOverrides
-
     rendered = render_contract(record.document, overrides=RegistryTemplateOverrides(), tenant_id=record.tenant_id)
     if record.rendered is None or record.rendered.sha256 != rendered.sha256:
         ref = documents.put_rendered(record.tenant_id, record.contract_id, rendered.html,

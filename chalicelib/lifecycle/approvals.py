@@ -14,13 +14,18 @@ from typing import Any
 
 from chalicelib.contracts.approval import approvers, document_version, needs_approval
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.core.config import settings
 from chalicelib.core.errors import Conflict, RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
 from chalicelib.lifecycle.sending import enqueue_send
 from chalicelib.lifecycle.transitions import transition
+from chalicelib.notify import mailer
+from chalicelib.notify.mailer import Email
+from chalicelib.rendering.environment import get_environment
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord
+from chalicelib.store.registry import get_tenant
 
 APPROVAL_EMAIL_CLAIM_TTL = timedelta(days=30)
 
@@ -29,8 +34,6 @@ APPROVAL_EMAIL_CLAIM_TTL = timedelta(days=30)
 
 
 def approval_rules(tenant_id: str) -> dict[str, Any]:
-    from chalicelib.store.registry import get_tenant
-
     rules = get_tenant(tenant_id).settings.get("approval")
     return dict(rules) if isinstance(rules, Mapping) else {}
 
@@ -52,7 +55,6 @@ def request_approval(record: ContractRecord, reasons: list[str]) -> str:
     if not store.claim_once(claim, APPROVAL_EMAIL_CLAIM_TTL, tenant_id=record.tenant_id,
                             contract_id=record.contract_id):
         return "pending approval (approvers already asked)"
-    from chalicelib.notify import mailer
 
     email = approval_email(record, reasons, to)
     try:
@@ -70,10 +72,6 @@ def request_approval(record: ContractRecord, reasons: list[str]) -> str:
 
 
 def approval_email(record: ContractRecord, reasons: list[str], to: list[str]) -> Any:
-    from chalicelib.core.config import settings
-    from chalicelib.notify.mailer import Email
-    from chalicelib.rendering.environment import get_environment
-
     document = record.document or {}
     locale = record.locale if record.locale in ("zh-CN", "en") else "en"
     amount = document.get("amount")

@@ -10,6 +10,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
+from chalicelib.notify import callbacks
 from chalicelib.store import contracts as store
 from chalicelib.store import signing_grants
 from chalicelib.store.models import ContractRecord
@@ -42,8 +43,6 @@ def moved_elsewhere(record: ContractRecord, previous: str, event_type: str, deta
 
 def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any] | None,
             at: datetime | None) -> None:
-    from chalicelib.notify import callbacks
-
     if previous in ENVELOPE_OPEN and record.status not in ENVELOPE_OPEN:
         # The envelope closed: its signing links die with it.
         signing_grants.revoke_all(record.tenant_id, record.contract_id, len(record.signers or []),

@@ -55,11 +55,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import urllib3
+from pynamodb.exceptions import DoesNotExist
+from standardwebhooks.webhooks import Webhook
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+
 from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, enqueue
 from chalicelib.core.config import settings
 from chalicelib.core.observability import count, logger
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, KeyRecord
+from chalicelib.store.registry import get_source
 
 JOB = "callback"
 EVENT_TYPE = "contract.status_changed"
@@ -103,7 +109,6 @@ def callback_target(record: ContractRecord) -> str | None:
     """The contract's callback URL, else its source's option `callback_url`."""
     if record.callback_url:
         return str(record.callback_url)
-    from chalicelib.store.registry import get_source
 
     source = get_source(record.source_id)
     url = (source.options or {}).get("callback_url") if source else None
@@ -169,8 +174,6 @@ def status_changed(record: ContractRecord, event_type: str, status: str, detail:
 
 
 def _webhook(secret: str) -> Any:
-    from standardwebhooks.webhooks import Webhook
-
     return Webhook(secret) if secret.startswith("whsec_") else Webhook(secret.encode())
 
 
@@ -185,8 +188,6 @@ def signature_headers(signing_secrets: Sequence[str], msg_id: str, body: str, at
 
 
 def _signing_secrets(source_id: str | None) -> list[str]:
-    from chalicelib.store.registry import get_source
-
     source = get_source(source_id) if source_id else None
     return source.secrets() if source else []
 
@@ -301,8 +302,6 @@ def _disabled_key(tenant_id: str, url: str) -> str:
 
 
 def is_disabled(tenant_id: str, url: str) -> bool:
-    from pynamodb.exceptions import DoesNotExist
-
     try:
         KeyRecord.get(_disabled_key(tenant_id, url), consistent_read=True)
     except DoesNotExist:
@@ -466,8 +465,6 @@ def attempt_delivery(message: Mapping[str, Any]) -> AttemptResult:
 
 def _post(target: _Target, body: bytes, headers: dict[str, str]) -> tuple[int, str | None]:
     """POSTs to the checked addresses (first one that accepts a connection); redirects not followed."""
-    import urllib3
-    from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
     request_headers = {**headers, "Host": target.host_header}
@@ -511,8 +508,6 @@ def _ca_bundle() -> str | None:
 
 
 def _already_delivered(delivery_id: str) -> bool:
-    from pynamodb.exceptions import DoesNotExist
-
     try:
         KeyRecord.get(f"callback-delivered#{delivery_id}", consistent_read=True)
     except DoesNotExist:

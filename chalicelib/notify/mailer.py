@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.core.aws import client
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
@@ -64,7 +66,6 @@ def send(email: Email) -> str:
     """Sends and returns SES's message id, in one call: botocore retries throttling and transient
     errors itself (chalicelib.core.aws), so what still fails here is raised once, as RetryableError for
     throttling and outages, for the caller to retry later (never a loop of ours on top)."""
-    from botocore.exceptions import BotoCoreError, ClientError
 
     sender = settings().mail_from
     try:

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.core.config import settings as app_settings
 from chalicelib.notify.mailer import Attachment, Email
+from chalicelib.reminders.planning import next_term
+from chalicelib.reminders.terms import contract_term
+from chalicelib.rendering.environment import get_environment
+from chalicelib.rendering.filters import capitals, format_date, money
 from chalicelib.store.models import ContractRecord, ReminderRecord
 
+from .ics import CalendarEvent, render_ics
+from .planning import business_moment, contract_zone
 from .settings import TenantSettings
 
 LOCALES = ("zh-CN", "en")
@@ -66,8 +73,6 @@ def _locale(record: ContractRecord) -> str:
 
 
 def format_money(value: Any, currency: str, locale: str) -> str:
-    from chalicelib.rendering.filters import money
-
     if locale == "zh-CN":
         return f"{CURRENCY_NAMES_ZH.get(currency, currency)} {money(value, currency)} 元" if currency == "CNY" \
             else f"{CURRENCY_NAMES_ZH.get(currency, currency)} {money(value, currency)}"
@@ -78,21 +83,16 @@ def capitals_for(value: Any, currency: str, locale: str) -> str | None:
     """大写 for RMB amounts in zh-CN emails (the capitals are written in 元, so other currencies get none)."""
     if locale != "zh-CN" or currency != "CNY" or value in (None, ""):
         return None
-    from chalicelib.rendering.filters import capitals
 
     return capitals(value)
 
 
 def format_day(value: date | str, locale: str) -> str:
-    from chalicelib.rendering.filters import format_date
-
     return format_date(value, locale)
 
 
 def context(record: ContractRecord, reminder: ReminderRecord, now: datetime,
             tenant: TenantSettings | None = None) -> dict[str, Any]:
-    from .planning import business_moment, contract_zone
-
     tenant = tenant or TenantSettings()
     locale = _locale(record)
     document = record.document or {}
@@ -112,9 +112,6 @@ def context(record: ContractRecord, reminder: ReminderRecord, now: datetime,
     contract_type = str(document.get("type") or record.contract_type)
     renewal_new_end = None
     if kind == "renewal" and document.get("end_date"):
-        from .planning import next_term
-        from .terms import contract_term
-
         current = contract_term(document, term or None)
         if current is not None:
             renewal_new_end = next_term(document, current)
@@ -162,8 +159,6 @@ def context(record: ContractRecord, reminder: ReminderRecord, now: datetime,
 
 
 def _minus(a: str | None, b: str | None) -> str | None:
-    from decimal import Decimal
-
     if a is None or b is None:
         return None
     return str(Decimal(a) - Decimal(b))
@@ -184,8 +179,6 @@ def subject_for(ctx: dict[str, Any]) -> str:
 
 
 def calendar_file(ctx: dict[str, Any], reminder: ReminderRecord, now: datetime) -> Attachment:
-    from .ics import CalendarEvent, render_ics
-
     kind = ctx["kind"]
     family = "payment" if kind.startswith("payment") else "delivery" if kind.startswith("delivery") else kind
     summaries = ICS_SUMMARY[ctx["locale"]]
@@ -204,7 +197,6 @@ def calendar_file(ctx: dict[str, Any], reminder: ReminderRecord, now: datetime) 
 
 def compose(record: ContractRecord, reminder: ReminderRecord, now: datetime,
             tenant: TenantSettings | None = None) -> Email:
-    from chalicelib.rendering.environment import get_environment
 
     ctx = context(record, reminder, now, tenant)
     subject = subject_for(ctx)

@@ -13,8 +13,8 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.contracts.lifecycle import EXECUTION_OPEN
 from chalicelib.contracts.money import decimal_to_str
 from chalicelib.core.errors import Conflict, NotFound, quoted
+from chalicelib.reminders import milestones
 from chalicelib.reminders.milestones import (
-    apply_execution,
     find_milestone,
     milestones_view,
     paid_amount,
@@ -62,7 +62,7 @@ def record_execution(
         recorded_at = store.now_utc()
         today = (now or recorded_at).astimezone(contract_zone(record.document, tenant_settings(tenant_id))).date()
         stored = dict(record.milestones or {})
-        new, event_type = apply_execution(ref, stored.get(milestone_id), request,
+        new, event_type = milestones.apply_execution(ref, stored.get(milestone_id), request,
                                           currency=str(record.document.get("currency") or ""), today=today,
                                           recorded_at=recorded_at, source=source)
         if new is None:

@@ -23,6 +23,7 @@ per contract so that two re-plans (a payment and a renewal) cannot interleave:
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,10 +34,14 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.contracts.lifecycle import IN_FORCE, Status
 from chalicelib.store.contracts import contract_key, find_contract, now_utc
+from chalicelib.store.leases import Lease
 from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
+from chalicelib.store.registry import get_tenant
 
 from .milestones import settled_states
+from .planning import plan_reminders
 from .settings import TenantSettings
+from .terms import contract_term, plan_transitions, term_to_json
 
 TRANSITION_KIND = "transition"
 PENDING, SENT, CANCELLED, APPLIED = "pending", "sent", "cancelled", "applied"
@@ -51,7 +56,6 @@ def shard_for(reminder_key: str) -> str:
 
 def tenant_settings(tenant_id: str) -> TenantSettings:
     """The tenant's reminder settings (registry item `settings`), defaults for what is not set."""
-    from chalicelib.store.registry import get_tenant
 
     return TenantSettings.from_dict(get_tenant(tenant_id).settings)
 
@@ -85,8 +89,6 @@ class ReplanResult:
 
 def desired_items(record: ContractRecord, settings: TenantSettings, now: datetime) -> list[Desired]:
     """Everything the contract should have stored now: reminders and term transitions (pure)."""
-    from .planning import plan_reminders
-    from .terms import contract_term, plan_transitions, term_to_json
 
     if record.status not in IN_FORCE and record.status != Status.COMPLETED:
         return []  # not signed yet (nothing to plan) or ended (everything pending is cancelled)
@@ -140,7 +142,6 @@ def replan_contract(record: ContractRecord, *, now: datetime | None = None,
     `now` (default: the wall clock) is the planner's `now`: what is already past is dropped,
     except one catch-up per sequence. `keep` lists keys this call must not touch (the hourly run
     holds a claim on the transition it is applying)."""
-    from chalicelib.store.leases import Lease
 
     now = now or now_utc()
     deadline = time.monotonic() + _LEASE_WAIT_SECONDS
@@ -216,8 +217,6 @@ def _differs(have: ReminderRecord, want: Desired) -> bool:
 
 
 def _normalised(detail: Mapping[str, Any]) -> dict[str, Any]:
-    import json
-
     return dict(json.loads(json.dumps(detail)))
 
 

@@ -42,12 +42,17 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.contracts.lifecycle import IN_FORCE, Status, can_move
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
+from chalicelib.lifecycle.transitions import transition
+from chalicelib.notify import mailer
 from chalicelib.store import contracts as store
 from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
 
 from .budget import Budget
-from .scheduling import APPLIED, CANCELLED, PENDING, SENT, SUPERSEDED, TRANSITION_KIND, tenant_settings
+from .content import compose
+from .planning import business_moment, contract_zone, in_business_hours
+from .scheduling import APPLIED, CANCELLED, PENDING, SENT, SUPERSEDED, TRANSITION_KIND, replan_contract, tenant_settings
 from .settings import TenantSettings
+from .terms import contract_term, term_from_json
 
 CLAIM_LEASE = timedelta(minutes=10)
 READ_CHUNK = 1_000  # items per due-index query when reading within a budget (about a 1 MB page)
@@ -290,7 +295,6 @@ def _zone(item: ReminderRecord, settings: TenantSettings) -> ZoneInfo:
     name = (item.detail or {}).get("time_zone")
     if name:
         return ZoneInfo(name)
-    from .planning import contract_zone
 
     record = store.find_contract(item.tenant_id, item.contract_id)
     return contract_zone((record.document if record else None) or {}, settings)
@@ -299,7 +303,6 @@ def _zone(item: ReminderRecord, settings: TenantSettings) -> ZoneInfo:
 def _defer_to_business_hours(item: ReminderRecord, settings: TenantSettings, zone: ZoneInfo,
                              now: datetime) -> bool:
     """Moves an item found outside business hours to the next business morning (True if moved)."""
-    from .planning import business_moment, in_business_hours
 
     if in_business_hours(settings, zone, now):
         return False
@@ -335,13 +338,11 @@ def _deliver(item: ReminderRecord, run: _Run) -> str:
     if _settled(record, item):  # a payment recorded after the plan was made; re-planning also cancels it
         _finish(item, token, CANCELLED, now, None, note="milestone settled")
         return "cancelled"
-    from .content import compose
 
     email = compose(record, item, now, settings)
-    from chalicelib.notify.mailer import send
 
     try:
-        message_id = send(email)  # botocore has already retried throttling and transient errors
+        message_id = mailer.send(email)  # botocore has already retried throttling and transient errors
     except RetryableError as err:
         _release(item, token)  # nothing was sent: the item stays pending for the page's retry
         raise SesBusy(str(err)) from err
@@ -356,10 +357,7 @@ def _deliver(item: ReminderRecord, run: _Run) -> str:
 
 
 def _apply_transition(item: ReminderRecord, run: _Run) -> str:
-    from chalicelib.lifecycle.transitions import transition
 
-    from .scheduling import replan_contract
-    from .terms import term_from_json
 
     now = run.now
     token = _claim(item)
@@ -413,6 +411,4 @@ def _apply_transition(item: ReminderRecord, run: _Run) -> str:
 
 
 def _current_term(record: ContractRecord) -> Any:
-    from .terms import contract_term
-
     return contract_term(record.document or {}, record.term or None)

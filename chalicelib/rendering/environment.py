@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+import string
 import sys
 import threading
 import time
@@ -143,8 +144,6 @@ def _check_printf(fmt: str) -> None:
 
 
 def _check_format_spec(fmt: str) -> None:
-    import string
-
     try:
         fields = list(string.Formatter().parse(fmt))
     except ValueError:

@@ -30,6 +30,11 @@ from typing import Any
 from chalicelib.contracts.lifecycle import IN_FORCE, Status
 from chalicelib.contracts.money import decimal_to_str, parse_amount
 from chalicelib.core.errors import BadRequest
+from chalicelib.reminders.milestones import milestones_view
+from chalicelib.reminders.planning import contract_zone
+from chalicelib.reminders.scheduling import tenant_settings
+from chalicelib.store import contracts as store
+from chalicelib.store.models import ContractRecord
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
@@ -99,7 +104,6 @@ def contract_facts(status: str, contract_type: str, document: Mapping[str, Any],
                    milestones: Mapping[str, Any] | None, events: Iterable[tuple[str, datetime]],
                    today: date) -> ContractFacts:
     """Facts from a contract's fields, its stored milestone states and its timeline (type, at)."""
-    from chalicelib.reminders.milestones import milestones_view
 
     sent_at = completed_at = None
     reminders = 0
@@ -181,9 +185,6 @@ def summarize(facts: Iterable[ContractFacts], start: date, end: date) -> dict[st
 # --- the store side ----------------------------------------------------------------------------
 
 def _today(record: Any, now: datetime) -> date:
-    from chalicelib.reminders.planning import contract_zone
-    from chalicelib.reminders.scheduling import tenant_settings
-
     try:
         return now.astimezone(contract_zone(record.document or {}, tenant_settings(record.tenant_id))).date()
     except ValueError:
@@ -191,9 +192,6 @@ def _today(record: Any, now: datetime) -> date:
 
 
 def analytics_summary(tenant_id: str, params: Mapping[str, str] | None) -> dict[str, Any]:
-    from chalicelib.store import contracts as store
-    from chalicelib.store.models import ContractRecord
-
     now = store.now_utc()
     start, end = parse_range(params, now.date())
     lower = datetime.combine(start, time.min, tzinfo=UTC)

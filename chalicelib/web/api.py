@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.errors import NotFound, Unauthorized, quoted
+from chalicelib.reminders.milestones import milestones_view
+from chalicelib.reminders.planning import contract_zone
+from chalicelib.reminders.scheduling import tenant_settings
+from chalicelib.reminders.terms import contract_term
 from chalicelib.store import contracts as store
 from chalicelib.store.models import ContractRecord, EventRecord
 from chalicelib.store.registry import tenant_for_api_key
@@ -67,10 +71,6 @@ def contract_view(record: ContractRecord, events: list[EventRecord] | None = Non
 
 def _execution_view(record: ContractRecord) -> dict[str, Any]:
     """Paid versus planned per milestone and in total, and the term in force (it moves on renewal)."""
-    from chalicelib.reminders.milestones import milestones_view
-    from chalicelib.reminders.planning import contract_zone
-    from chalicelib.reminders.scheduling import tenant_settings
-    from chalicelib.reminders.terms import contract_term
 
     document = record.document or {}
     try:

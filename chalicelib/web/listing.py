@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.core.errors import BadRequest
+from chalicelib.core.link_keys import key_ring
+from chalicelib.store import contracts as store
+from chalicelib.store.models import ContractRecord
 
 if TYPE_CHECKING:
     from chalicelib.store.models import ContractRecord
@@ -188,7 +191,6 @@ def matches(record: ContractRecord, query: ListQuery) -> bool:
 def _cursor_keys() -> list[bytes]:
     """The keys cursors are accepted under, the one they are made with first (the link key ring:
     a rotation keeps a cursor from the minutes before it working)."""
-    from chalicelib.core.link_keys import key_ring
 
     return [key.derived("list-cursor") for key in key_ring().accepted()]
 
@@ -200,7 +202,6 @@ def list_contracts(tenant_id: str, params: Mapping[str, str] | None,
     if query.crm_record_id is not None:
         return _by_crm_record(tenant_id, query)
 
-    from chalicelib.store.models import ContractRecord
 
     condition = None
     if query.statuses:
@@ -226,7 +227,6 @@ def list_contracts(tenant_id: str, params: Mapping[str, str] | None,
 
 def _by_crm_record(tenant_id: str, query: ListQuery) -> dict[str, Any]:
     """An exact lookup through the `crm#{tenant}#{record}` claim: one contract at most."""
-    from chalicelib.store import contracts as store
 
     record = store.find_by_crm_record(tenant_id, query.crm_record_id or "")
     hits = [record] if record is not None and record.tenant_id == tenant_id and matches(record, query) else []

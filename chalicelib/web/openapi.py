@@ -22,6 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.model import WebhookEnvelope
+from chalicelib.contracts.validation import _REQUIRED_WHEN_PRESENT, REQUIRED_CLAUSES
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -504,8 +506,6 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _webhook_schemas() -> dict[str, Any]:
-    from chalicelib.contracts.model import WebhookEnvelope
-
     schema = WebhookEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
     # validation.py reads `contract` by the event: a cancellation needs only the CRM record, the
@@ -537,7 +537,6 @@ def _clause(path: str) -> dict[str, Any]:
 def _required_clauses() -> list[dict[str, Any]]:
     """The contract types' required clauses (CONTRACT.md's table, from validation.py) as
     if-type-then-required, and the fields required inside payment and delivery once given."""
-    from chalicelib.contracts.validation import _REQUIRED_WHEN_PRESENT, REQUIRED_CLAUSES
 
     rules: list[dict[str, Any]] = []
     for contract_type, clauses in REQUIRED_CLAUSES.items():

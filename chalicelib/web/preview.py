@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from chalicelib.contracts import ContractInvalid, parse_webhook_body
 from chalicelib.core.errors import ApiError, ValidationFailed
 from chalicelib.intake.base import parse_json_object
+from chalicelib.rendering.render import RenderError, render_contract
+from chalicelib.store.templates import RegistryTemplateOverrides
 
 
 def preview(tenant_id: str, raw_body: bytes) -> str:
-    from chalicelib.contracts import ContractInvalid, parse_webhook_body
-    from chalicelib.rendering.render import RenderError, render_contract
-    from chalicelib.store.templates import RegistryTemplateOverrides
-
     body = parse_json_object(raw_body)
     try:
         envelope = parse_webhook_body(body)

@@ -22,10 +22,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ApiError, NotFound, RetryableError
 from chalicelib.core.link_keys import KeyRing, key_ring
+from chalicelib.esign import envelopes
+from chalicelib.esign.envelopes import signer_specs
+from chalicelib.esign.signing_settings import for_tenant
+from chalicelib.rendering.environment import get_environment
 from chalicelib.store import contracts as store
 from chalicelib.store import signing_grants
 from chalicelib.store.models import ContractRecord
@@ -57,8 +64,6 @@ def _unb64(text: str) -> bytes:
 
 
 def make_token(claims: LinkClaims, ring: KeyRing | None = None) -> str:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     key = (ring or key_ring()).current
     body = json.dumps({"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer, "g": claims.grant_id,
                        "x": claims.expires_at}, separators=(",", ":")).encode()
@@ -70,8 +75,6 @@ def make_token(claims: LinkClaims, ring: KeyRing | None = None) -> str:
 def read_token(token: str, ring: KeyRing | None = None) -> LinkClaims | None:
     """The claims of a token we sealed with a key still accepted; None for anything else (expiry is
     the caller's to judge, so an expired link can say so)."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     match = _TOKEN_SHAPE.fullmatch(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if match is None:
@@ -99,8 +102,6 @@ def envelope_expiry(record: ContractRecord) -> datetime:
             if days is None and isinstance(value, int):
                 days = value
     if days is None:
-        from chalicelib.esign.signing_settings import for_tenant
-
         days = for_tenant(record.tenant_id).expire_after_days
     return (sent_at or record.created_at) + timedelta(days=days)
 
@@ -191,8 +192,6 @@ def open_link(token: str, accept_language: str | None, *, now: datetime | None =
         return _page(410, "declined", locale, record)
     if signer.delivery != "embedded":
         return _page(409, "by_email", locale, record)
-    from chalicelib.esign import envelopes
-    from chalicelib.esign.envelopes import signer_specs
 
     spec = next(s for s in signer_specs(record.contract_id, record.signers) if s.position == claims.signer)
     return_url = (f"{settings().public_base_url.rstrip('/')}/signed?"
@@ -222,7 +221,5 @@ def signed_page(event: str | None, lang: str | None, number: str | None) -> Page
 
 
 def render_page(page: str, reason: str, locale: str, number: str | None) -> str:
-    from chalicelib.rendering.environment import get_environment
-
     return get_environment().get_template(f"pages/signing.{locale}.html.j2").render(
         page=page, reason=reason, number=number)

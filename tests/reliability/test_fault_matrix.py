@@ -8,6 +8,7 @@ Faults come from the doubles' own switches (the sandbox's `/sandbox/faults`, the
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -133,10 +134,14 @@ def test_callback_receiver_down(stack: StackHarness, crm: Any, reliability_row: 
     receiver.set_behaviour({"status": 503, "fail_times": 2 * BATCH})
     ids = post_contracts(stack, BATCH, "crm-down")
     drive(stack, ids, SENT)
-    for _ in range(200):
+    # Retries wait in SQS (a second at least, with the local delay scale): drain until the receiver
+    # has refused its share and nothing is queued or delayed, by the clock, not by a count of rounds.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         stack.drain_jobs(max_rounds=1000)
         if receiver.behaviour.fail_times == 0 and not _callbacks_queued(stack):
             break
+        time.sleep(0.05)
     result = outcome(stack, ids, SENT)
     taken = [e for e in receiver.snapshot()["callbacks"] if e["answered"] == 200]
     per_contract: dict[str, set[str]] = {}
