@@ -36,19 +36,22 @@ demo: system-demo $(STAMP)
 run: system-demo $(STAMP)
 	$(BIN)/python -m devstack run
 
-## Lint, then every test tier: unit, integration, browser, sandbox and reliability on two workers,
+## Lint (ruff, mypy), then every test tier: unit, integration, browser, sandbox and reliability on two workers,
 ## beside the end-to-end tier (whole local stacks as processes, one at a time, the 1,000-contract
 ## load among them); see tests/tiers.sh.
 test: system-test $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	./tests/tiers.sh $(PYTEST_ARGS)
 
 ## The fault matrix, the fuzzing and the 1,000-contract load on the local stack, written to RELIABILITY.md.
 reliability: system-test $(STAMP)
 	$(BIN)/python -m reliability --write
 
+## ruff, then mypy (pyproject.toml: strict on the pure domain).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## The 8 contract documents rendered and screenshotted in headless Chromium.
 docs-preview: system-test $(STAMP)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice, Cron, Rate, Response
+from chalice.app import Request
 
 from chalicelib.core.config import jobs_queue_name
 from chalicelib.core.observability import logger
@@ -30,17 +31,33 @@ WEBHOOK_CONTENT_TYPES = [
 
 
 def _request_url() -> str:
-    request = app.current_request
+    request = _request()
     host = header(request.headers, "host") or "localhost"
     proto = header(request.headers, "x-forwarded-proto") or "https"
     stage = request.context.get("stage", "")
     prefix = f"/{stage}" if stage and stage != "api" and "execute-api" in host else ""
-    query = "&".join(f"{k}={v}" for k, v in (request.query_params or {}).items())
+    query = "&".join(f"{k}={v}" for k, v in _query().items())
     return f"{proto}://{host}{prefix}{request.context.get('path', '')}" + (f"?{query}" if query else "")
 
 
+def _request() -> Request:
+    request = app.current_request
+    if request is None:  # Chalice sets it before a route runs: a route without it is a wiring bug
+        raise RuntimeError("no current request")
+    return request
+
+
+def _raw_body() -> bytes:
+    body = _request().raw_body
+    return body if isinstance(body, bytes) else (body or "").encode()
+
+
+def _query() -> dict[str, str]:
+    return dict(_request().query_params or {})
+
+
 def _tenant() -> str:
-    return api.tenant_from_authorization(header(app.current_request.headers, "authorization"))
+    return api.tenant_from_authorization(header(_request().headers, "authorization"))
 
 
 @app.route("/health", methods=["GET"])
@@ -52,10 +69,10 @@ def health() -> dict[str, Any]:
 @app.route("/v1/webhooks/{source_id}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 @api_route
 def crm_webhook(source_id: str) -> Response:
-    request = app.current_request
+    request = _request()
     result = receive_webhook(source_id, InboundRequest(
         method=request.method, url=_request_url(), headers=dict(request.headers),
-        raw_body=request.raw_body or b"", query=dict(request.query_params or {}),
+        raw_body=_raw_body(), query=_query(),
     ))
     if result.content_type == "application/json":
         return json_response(result.body, result.status)
@@ -65,8 +82,8 @@ def crm_webhook(source_id: str) -> Response:
 @app.route("/v1/esign/docusign/connect", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def docusign_connect() -> Response:
-    request = app.current_request
-    status, body = receive_connect(dict(request.headers), request.raw_body or b"")
+    request = _request()
+    status, body = receive_connect(dict(request.headers), _raw_body())
     return json_response(body, status)
 
 
@@ -79,24 +96,24 @@ def get_contract(contract_id: str) -> dict[str, Any]:
 @app.route("/v1/contracts/{contract_id}/approve", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def approve_contract(contract_id: str) -> dict[str, Any]:
-    request = app.current_request
-    return contract_actions.approve(_tenant(), contract_id, request.raw_body or b"",
+    request = _request()
+    return contract_actions.approve(_tenant(), contract_id, _raw_body(),
                                     header(request.headers, "authorization"))
 
 
 @app.route("/v1/contracts/{contract_id}/reject", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def reject_contract(contract_id: str) -> dict[str, Any]:
-    request = app.current_request
-    return contract_actions.reject(_tenant(), contract_id, request.raw_body or b"",
+    request = _request()
+    return contract_actions.reject(_tenant(), contract_id, _raw_body(),
                                    header(request.headers, "authorization"))
 
 
 @app.route("/v1/contracts/{contract_id}/void", methods=["POST"], content_types=["application/json", "text/plain"])
 @api_route
 def void_contract(contract_id: str) -> dict[str, Any]:
-    request = app.current_request
-    return contract_actions.void(_tenant(), contract_id, request.raw_body or b"",
+    request = _request()
+    return contract_actions.void(_tenant(), contract_id, _raw_body(),
                                  header(request.headers, "authorization"))
 
 
@@ -104,7 +121,7 @@ def void_contract(contract_id: str) -> dict[str, Any]:
 @api_route
 def contract_document(contract_id: str) -> Response:
     tenant_id = _tenant()
-    version = document_links.check_version((app.current_request.query_params or {}).get("version"))
+    version = document_links.check_version(_query().get("version"))
     url = document_links.document_url(api.load_contract(tenant_id, contract_id), version)
     return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
 
@@ -112,16 +129,16 @@ def contract_document(contract_id: str) -> Response:
 @app.route("/v1/contracts/preview", methods=["POST"], content_types=["application/json"])
 @api_route
 def preview_contract() -> Response:
-    html = preview.preview(_tenant(), app.current_request.raw_body or b"")
+    html = preview.preview(_tenant(), _raw_body())
     return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/v1/contracts/{contract_id}/signing-link", methods=["GET", "DELETE"])
 @api_route
 def signing_link(contract_id: str) -> dict[str, Any]:
-    request = app.current_request
+    request = _request()
     record = api.load_contract(_tenant(), contract_id)
-    signer = (request.query_params or {}).get("signer")
+    signer = _query().get("signer")
     if request.method == "DELETE":
         return signing.revoke_link(record, signer)
     return signing.signing_link(record, signer)
@@ -130,13 +147,13 @@ def signing_link(contract_id: str) -> dict[str, Any]:
 @app.route("/sign/{token}", methods=["GET"])
 @api_route
 def open_signing_link(token: str) -> Response:
-    return _page(signing.open_link(token, header(app.current_request.headers, "accept-language")))
+    return _page(signing.open_link(token, header(_request().headers, "accept-language")))
 
 
 @app.route("/signed", methods=["GET"])
 @api_route
 def signed() -> Response:
-    params = app.current_request.query_params or {}
+    params = _query()
     return _page(signing.signed_page(params.get("event"), params.get("lang"), params.get("contract")))
 
 
@@ -154,19 +171,19 @@ def _page(page: Any) -> Response:
 @app.route("/v1/contracts/{contract_id}/milestones/{milestone_id}", methods=["POST"])
 @api_route
 def record_milestone(contract_id: str, milestone_id: str) -> dict[str, Any]:
-    return contract_actions.record_milestone(_tenant(), contract_id, milestone_id, app.current_request.raw_body or b"")
+    return contract_actions.record_milestone(_tenant(), contract_id, milestone_id, _raw_body())
 
 
 @app.route("/v1/contracts", methods=["GET"])
 @api_route
 def list_contracts() -> dict[str, Any]:
-    return listing.list_contracts(_tenant(), dict(app.current_request.query_params or {}))
+    return listing.list_contracts(_tenant(), _query())
 
 
 @app.route("/v1/analytics/summary", methods=["GET"])
 @api_route
 def analytics_summary() -> dict[str, Any]:
-    return analytics.analytics_summary(_tenant(), dict(app.current_request.query_params or {}))
+    return analytics.analytics_summary(_tenant(), _query())
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -118,12 +118,12 @@ def _seed(size: int, rng: random.Random) -> tuple[int, list[datetime]]:
     return written, due_times
 
 
-def _mark_sent(items: list[object]) -> None:
+def _mark_sent(items: list[Any]) -> None:
     from chalicelib.store.models import ReminderRecord
 
     for item in items:
-        assert isinstance(item, ReminderRecord)
-        item.update(actions=[ReminderRecord.state.set("sent"), ReminderRecord.pending_shard.remove()])
+        row = ReminderRecord(contract_key=item.contract_key, reminder_key=item.reminder_key)
+        row.update(actions=[ReminderRecord.state.set("sent"), ReminderRecord.pending_shard.remove()])
 
 
 def _scan_reads() -> int:

@@ -301,8 +301,9 @@ def _signers_rules(raw: dict[str, Any]) -> list[ErrorDetail]:
         return []
     if not signers:
         return [ErrorDetail("contract.signers", "at least one signer is required")]
-    orders = [s.get("routing_order") if isinstance(s, dict) else None for s in signers]
-    if not all(isinstance(o, int) and not isinstance(o, bool) and o >= 1 for o in orders):
+    given = [s.get("routing_order") if isinstance(s, dict) else None for s in signers]
+    orders = [o for o in given if isinstance(o, int) and not isinstance(o, bool) and o >= 1]
+    if len(orders) != len(given):
         return []  # a bad routing_order is reported on its own
     # DocuSign routes 1, 2, 3...; a gap (1 then 3) leaves a step with nobody in it.
     present = sorted(set(orders))
@@ -332,10 +333,11 @@ def _milestone_sum_rule(raw: dict[str, Any]) -> list[ErrorDetail]:
     milestones = payment.get("milestones")
     if not isinstance(milestones, list) or not milestones:
         return []
-    amounts = [_decimal_or_none(m.get("amount")) if isinstance(m, dict) else None for m in milestones]
-    if any(a is None for a in amounts):
+    read = [_decimal_or_none(m.get("amount")) if isinstance(m, dict) else None for m in milestones]
+    amounts = [a for a in read if a is not None]
+    if len(amounts) != len(read):
         return []  # an unreadable milestone amount is reported on its own
-    total = sum(amounts, Decimal(0))  # type: ignore[arg-type]  # no None left, checked above
+    total = sum(amounts, Decimal(0))
     if total != amount:
         return [ErrorDetail(
             "contract.payment.milestones",

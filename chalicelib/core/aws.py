@@ -56,7 +56,7 @@ def get_secret(secret_id: str) -> str:
     hit = _secret_cache.get(secret_id)
     if hit and time.monotonic() - hit[0] < _SECRET_TTL_SECONDS:
         return hit[1]
-    value = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    value = str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
     _secret_cache[secret_id] = (time.monotonic(), value)
     return value
 

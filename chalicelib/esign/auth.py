@@ -19,16 +19,15 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from urllib.parse import quote, urlencode, urlsplit
 
-import jwt
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib.core.aws import client, get_secret
 from chalicelib.core.config import settings
 from chalicelib.core.observability import logger
+from chalicelib.store import keys
+from chalicelib.store.contention import StoreError
 from chalicelib.store.contracts import now_utc
-from chalicelib.store.models import KeyRecord
 
 TOKEN_LIFETIME_MARGIN_SECONDS = 300  # renew five minutes before DocuSign's expiry
 ASSERTION_LIFETIME_SECONDS = 3600
@@ -124,6 +123,8 @@ def consent_url() -> str:
 
 
 def _new_session() -> DocuSignSession:
+    import jwt  # PyJWT and its crypto backend: ~70 ms a cold start would pay for a grant made hourly
+
     cfg = settings()
     if not cfg.docusign_integration_key or not cfg.docusign_user_id:
         raise DocuSignAuthError("DOCUSIGN_INTEGRATION_KEY and DOCUSIGN_USER_ID must be set", error="not_configured")
@@ -193,9 +194,10 @@ def _userinfo(token: str) -> tuple[str, str]:
     if status != 200:
         logger.error("DocuSign userinfo failed", extra={"status": status})
         raise DocuSignAuthError(f"DocuSign userinfo failed with HTTP {status}", error="userinfo_failed")
-    accounts = body.get("accounts") or []
+    listed = body.get("accounts")
     wanted = settings().docusign_account_id
-    accounts = [a for a in accounts if isinstance(a, dict) and a.get("account_id") and a.get("base_uri")]
+    accounts = [a for a in (listed if isinstance(listed, list) else [])
+                if isinstance(a, dict) and a.get("account_id") and a.get("base_uri")]
     for account in accounts:
         # Raw JSON on purpose: the SDK's model turns is_default into the truthy string "False".
         if (wanted and account.get("account_id") == wanted) or (not wanted and account.get("is_default") is True):
@@ -294,11 +296,11 @@ def _load_detail(prefix: str) -> dict[str, object] | None:
 
 
     try:
-        item = KeyRecord.get(_shared_key(prefix))
-    except DoesNotExist:
-        return None
-    except PynamoDBException as err:
+        item = keys.find_key(_shared_key(prefix))
+    except StoreError as err:
         logger.warning("DocuSign token cache unreadable", extra={"error": str(err)})
+        return None
+    if item is None:
         return None
     return item.detail if isinstance(item.detail, dict) else None
 
@@ -308,9 +310,9 @@ def _save_detail(prefix: str, detail: dict[str, object], lifetime_seconds: float
 
     now = now_utc()
     try:
-        KeyRecord(key=_shared_key(prefix), detail=detail, created_at=now,
-                  expires_at=now + timedelta(seconds=max(60.0, lifetime_seconds))).save()
-    except PynamoDBException as err:
+        keys.put_key(_shared_key(prefix), detail=detail, created_at=now,
+                     expires_at=now + timedelta(seconds=max(60.0, lifetime_seconds)))
+    except StoreError as err:
         logger.warning("DocuSign token cache not written", extra={"error": str(err)})
 
 

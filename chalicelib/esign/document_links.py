@@ -10,9 +10,9 @@ declined, voided or rejected) there is no signed document: 404 `not_found`."""
 from __future__ import annotations
 
 from chalicelib.contracts.lifecycle import SIGNED
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.store import documents
-from chalicelib.store.models import ContractRecord
 
 VERSIONS = ("signed", "rendered")
 URL_LIFETIME_SECONDS = 300
@@ -28,7 +28,7 @@ def check_version(version: str | None) -> str:
     return version
 
 
-def document_url(record: ContractRecord, version: str) -> str:
+def document_url(record: StoredContract, version: str) -> str:
     ref = record.signed if check_version(version) == "signed" else record.rendered
     if ref is None:
         if version == "signed" and record.status in SIGNED:

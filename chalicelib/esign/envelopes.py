@@ -60,11 +60,17 @@ class SignerSpec:
 
 
 class SignerLike(Protocol):
-    position: Any
-    name: str
-    email: str
-    routing_order: Any
-    delivery: str
+    # Read-only: the store's signers (SignerProgress) are frozen.
+    @property
+    def position(self) -> Any: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def routing_order(self) -> Any: ...
+    @property
+    def delivery(self) -> str: ...
 
 
 def signer_specs(contract_id: str, signers: Iterable[SignerLike]) -> list[SignerSpec]:
@@ -354,8 +360,8 @@ def recipient_view(envelope_id: str, signer: SignerSpec, return_url: str) -> str
     )
 
     def call(api: Any, session: DocuSignSession) -> str:
-        return api.create_recipient_view(session.account_id, envelope_id, recipient_view_request=view,
-                                         _request_timeout=request_timeout()).url
+        return str(api.create_recipient_view(session.account_id, envelope_id, recipient_view_request=view,
+                                             _request_timeout=request_timeout()).url)
 
     return _call("create_recipient_view", call)
 

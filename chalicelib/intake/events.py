@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.contracts.approval import document_version, without_execution
 from chalicelib.contracts.lifecycle import EDITABLE, EXECUTION_OPEN, TERMINAL, Status
 from chalicelib.contracts.money import parse_amount
+from chalicelib.contracts.stored import SignerProgress, StoredContract
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.intake.base import InboundEvent, IntakeResult
@@ -22,7 +23,6 @@ from chalicelib.lifecycle.transitions import moved_elsewhere, transition
 from chalicelib.reminders.execution import record_execution
 from chalicelib.reminders.milestones import paid_amount
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord, SignerState
 from chalicelib.store.registry import Source
 
 
@@ -110,7 +110,7 @@ def updated(source: Source, event: InboundEvent, contract: Any) -> IntakeResult:
     return _done(source, event, record, 202)
 
 
-def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def execution_updates(record: StoredContract, document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """What the CRM reports as newly paid or delivered, as bodies for record_execution. A CRM sends
     the cumulative amount paid (`paid_amount`); the increment over what is recorded is the payment,
     and its reference makes a resent update a no-op."""
@@ -144,7 +144,7 @@ def execution_updates(record: ContractRecord, document: Mapping[str, Any]) -> li
     return updates
 
 
-def _record_execution(source: Source, event: InboundEvent, record: ContractRecord,
+def _record_execution(source: Source, event: InboundEvent, record: StoredContract,
                       updates: list[tuple[str, dict[str, Any]]]) -> IntakeResult:
 
     for milestone_id, body in updates:
@@ -175,7 +175,7 @@ def cancelled(source: Source, event: InboundEvent, crm_record_id: str) -> Intake
     return _done(source, event, record, 202)
 
 
-def _done(source: Source, event: InboundEvent, record: ContractRecord, status: int) -> IntakeResult:
+def _done(source: Source, event: InboundEvent, record: StoredContract, status: int) -> IntakeResult:
     store.remember_delivery(source.tenant_id, source.source_id, event.delivery_id, record.contract_id)
     return IntakeResult(status, summary(record))
 
@@ -184,9 +184,9 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
-def signer_states(document: Mapping[str, Any]) -> list[SignerState]:
+def signer_states(document: Mapping[str, Any]) -> list[SignerProgress]:
     return [
-        SignerState(
+        SignerProgress(
             position=position,
             recipient_id=str(position),
             name=signer["name"],
@@ -198,5 +198,5 @@ def signer_states(document: Mapping[str, Any]) -> list[SignerState]:
     ]
 
 
-def summary(record: ContractRecord) -> dict[str, str]:
+def summary(record: StoredContract) -> dict[str, str]:
     return {"contract_id": record.contract_id, "status": record.status}

@@ -10,6 +10,8 @@ last_modified_time and the body.
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.core.errors import ApiError
 from chalicelib.intake.base import InboundRequest, parse_json_object
 from chalicelib.intake.crm import CrmRecord, MappedAdapter, synthesized_key
@@ -37,7 +39,8 @@ class FxiaokeAdapter(MappedAdapter):
 
     def records(self, source: Source, request: InboundRequest, delivery_id: str | None) -> list[CrmRecord]:
         body = parse_json_object(request.raw_body)
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        given = body.get("data")
+        data: dict[str, Any] = given if isinstance(given, dict) else {}
         key = delivery_id or body.get("eventId") or synthesized_key(
             "fxiaoke", data.get("_id"), data.get("last_modified_time"), request.raw_body)
         return [CrmRecord(f"fxiaoke:{key}", body)]

@@ -46,7 +46,8 @@ class PipedriveAdapter(MappedAdapter):
 def named_custom_fields(deal: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
     """{name: value} for the configured custom fields. v2 sends each as {"type", "value", ...}
     (an option as {"type": "enum", "id": ...}); a plain value is taken as it is."""
-    fields = deal.get("custom_fields") if isinstance(deal.get("custom_fields"), dict) else {}
+    given = deal.get("custom_fields")
+    fields: Mapping[str, Any] = given if isinstance(given, dict) else {}
     named: dict[str, Any] = {}
     for name, hash_key in names.items():
         value = fields.get(hash_key)

@@ -12,22 +12,20 @@ hears of it through the status callback that every transition sends.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status, can_move
+from chalicelib.contracts.stored import SignerProgress, StoredContract
 from chalicelib.core.aws import enqueue
-from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
 from chalicelib.lifecycle.transitions import transition
-from chalicelib.notify import mailer
-from chalicelib.notify.mailer import Email
-from chalicelib.rendering.environment import get_environment
+from chalicelib.notify import emails, mailer
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord, SignerState
 
 CONNECT_DEDUPE_TTL = timedelta(days=8)  # DocuSign retries for days; keep keys longer
 OWNER_NOTICE_TTL = timedelta(days=400)  # a terminal status never comes back: keep the claim a long time
@@ -59,7 +57,7 @@ def apply_connect(message: ConnectMessage) -> str:
         raise
 
 
-def _contract_for(envelope_id: str, tenant_id: str | None, contract_id: str | None) -> ContractRecord | None:
+def _contract_for(envelope_id: str, tenant_id: str | None, contract_id: str | None) -> StoredContract | None:
     """The contract this envelope belongs to; None when it cannot be told yet (retry later).
 
     The envelope's hidden tenantId/contractId fields (we set them; the message is HMAC-verified)
@@ -76,7 +74,7 @@ def _contract_for(envelope_id: str, tenant_id: str | None, contract_id: str | No
 
 
 def apply_change(
-    record: ContractRecord,
+    record: StoredContract,
     *,
     envelope_id: str,
     status: str | None,
@@ -112,12 +110,10 @@ def apply_change(
         if decliner is not None:
             detail["declined_by"] = {"position": int(decliner.position), "name": decliner.name,
                                      "reason": decliner.declined_reason}
-    actions = [ContractRecord.envelope_status.set(status)]
-    if generated_at:
-        actions.append(ContractRecord.last_connect_at.set(generated_at))
+    changes = store.ContractChanges(envelope_status=status, last_connect_at=generated_at or None)
     try:
         record = transition(record, target, event_type=f"envelope_{status}", detail=detail,
-                            actions=actions, reason=voided_reason or _declined_reason(record),
+                            changes=changes, reason=voided_reason or _declined_reason(record),
                             step=f"envelope_{status}#{envelope_id}")
     except store.StaleStatus:
         fresh = store.get_contract(record.tenant_id, record.contract_id)
@@ -136,39 +132,38 @@ def apply_change(
 
 
 def _record_envelope_and_signers(
-    record: ContractRecord, envelope_id: str, recipients: list[Mapping[str, Any]], source: str, event: str,
-) -> tuple[ContractRecord, bool]:
+    record: StoredContract, envelope_id: str, recipients: list[Mapping[str, Any]], source: str, event: str,
+) -> tuple[StoredContract, bool]:
     """Records the envelope id (Connect can beat the send job to it) and the signers' progress. Field
     updates are conditional on the status read; if another writer moved it, read again and redo."""
     for _ in range(3):
         try:
             if record.envelope_id is None:
-                record = store.update_fields(record, [ContractRecord.envelope_id.set(envelope_id)])
-            read = [s.status for s in record.signers]
+                record = store.update_fields(record, store.ContractChanges(envelope_id=envelope_id))
             changed = _merge_signers(record, recipients)
             if changed:
-                moved = {i: (read[i], s) for i, s in enumerate(record.signers) if s.status != read[i]}
+                moved = {i: (record.signers[i].status, s) for i, s in sorted(changed.items())}
                 record = store.update_signers(record, moved)
                 store.append_event(record, "signers_updated", {"source": source, "event": event, "signers": [
                     {"position": int(s.position), "status": s.status} for s in record.signers]})
-            return record, changed
+            return record, bool(changed)
         except store.StaleStatus:
             record = store.get_contract(record.tenant_id, record.contract_id)
     raise RetryableError(f"{record.contract_id}: contract keeps changing; try again")
 
 
-def _decliner(record: ContractRecord) -> SignerState | None:
+def _decliner(record: StoredContract) -> SignerProgress | None:
     return next((s for s in record.signers if s.status == "declined"), None)
 
 
-def _declined_reason(record: ContractRecord) -> str | None:
+def _declined_reason(record: StoredContract) -> str | None:
     signer = _decliner(record)
     if signer is not None and signer.declined_reason:
         return f"{signer.name}: {signer.declined_reason}"
     return None
 
 
-def notify_owner(record: ContractRecord) -> None:
+def notify_owner(record: StoredContract) -> None:
     """Emails the contract's owner that it was declined or voided (expired included), exactly once.
     A transient SES failure releases the claim and raises RetryableError (Connect answers 5xx and
     DocuSign delivers again); a permanent one is logged and recorded on the timeline."""
@@ -182,7 +177,7 @@ def notify_owner(record: ContractRecord) -> None:
     if not store.claim_once(key, OWNER_NOTICE_TTL, tenant_id=record.tenant_id, contract_id=record.contract_id):
         return
     try:
-        email = owner_email(record)
+        email = emails.owner_notice(record)
         message_id = mailer.send(email)
     except RetryableError:
         store.release_claim(key)
@@ -195,55 +190,21 @@ def notify_owner(record: ContractRecord) -> None:
                                                   "subject": email.subject, "message_id": message_id})
 
 
-def owner_email(record: ContractRecord) -> Email:
-    """The owner notice for a declined or voided contract, in the contract's locale."""
-
-    document = record.document or {}
-    locale = record.locale if record.locale in ("zh-CN", "en") else "en"
-    status = Status(record.status)
-    kind = "declined" if status == Status.DECLINED else "voided"
-    reason = record.status_reason or ""
-    expired = kind == "voided" and "expir" in reason.lower()
-    decliner = _decliner(record)
-    counterparty = ((document.get("parties") or {}).get("counterparty") or {}).get("name") or ""
-    amount = document.get("amount")
-    context = {
-        "number": record.number,
-        "title": document.get("title") or "",
-        "counterparty": counterparty,
-        "amount_text": f"{document.get('currency') or ''} {amount}".strip() if amount else "",
-        "owner": document.get("owner") or {},
-        "reason": reason,
-        "expired": expired,
-        "decliner": ({"name": decliner.name, "email": decliner.email, "reason": decliner.declined_reason or ""}
-                     if decliner is not None else None),
-        "link": f"{settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
-    }
-    subjects = {
-        ("declined", "zh-CN"): "合同被拒签：{number} {title}",
-        ("declined", "en"): "Contract declined: {number} {title}",
-        ("voided", "zh-CN"): "合同已作废：{number} {title}" + ("（签署期限已过）" if expired else ""),
-        ("voided", "en"): "Contract voided: {number} {title}" + (" (signing period expired)" if expired else ""),
-    }
-    subject = subjects[(kind, locale)].format(number=record.number, title=context["title"]).strip()
-    env = get_environment()
-    text = env.get_template(f"emails/{kind}.{locale}.txt.j2").render(subject=subject, **context)
-    html = env.get_template(f"emails/{kind}.{locale}.html.j2").render(subject=subject, **context)
-    return Email(to=[str(context["owner"]["email"])], subject=subject, text=text, html=html)
-
-
-def _merge_signers(record: ContractRecord, recipients: Iterable[Mapping[str, Any]]) -> bool:
-    by_id: dict[str, SignerState] = {s.recipient_id: s for s in record.signers}
-    changed = False
+def _merge_signers(record: StoredContract, recipients: Iterable[Mapping[str, Any]]) -> dict[int, SignerProgress]:
+    """The signers the recipients move up their ladder, by index in the contract's list, as they
+    would be stored (a later recipient entry for the same signer sees what an earlier one made)."""
+    index_of = {s.recipient_id: i for i, s in enumerate(record.signers)}
+    merged: dict[int, SignerProgress] = {}
     for recipient in recipients:
-        signer = by_id.get(str(recipient.get("recipientId") or ""))
+        index = index_of.get(str(recipient.get("recipientId") or ""))
         new_status = str(recipient.get("status") or "").lower()
-        if signer is None or new_status not in RECIPIENT_RANK:
+        if index is None or new_status not in RECIPIENT_RANK:
             continue
+        signer = merged.get(index, record.signers[index])
         if RECIPIENT_RANK[new_status] <= RECIPIENT_RANK.get(signer.status, 0):
             continue
-        signer.status = "signed" if new_status == "completed" else new_status
-        signer.signed_at = recipient.get("signedDateTime") or signer.signed_at
-        signer.declined_reason = recipient.get("declinedReason") or signer.declined_reason
-        changed = True
-    return changed
+        merged[index] = dataclasses.replace(
+            signer, status="signed" if new_status == "completed" else new_status,
+            signed_at=recipient.get("signedDateTime") or signer.signed_at,
+            declined_reason=recipient.get("declinedReason") or signer.declined_reason)
+    return merged

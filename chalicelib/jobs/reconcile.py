@@ -10,15 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
 from chalicelib.esign.connect import ENVELOPE_EVENT_STATUS
 from chalicelib.jobs.esign_events import apply_change
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord, KeyRecord
+from chalicelib.store import keys
 
 CHECKPOINT_KEY = "checkpoint#reconcile"
 OVERLAP = timedelta(minutes=15)  # re-read a little: a change committed while we listed is not lost
@@ -30,10 +29,8 @@ _IN_PROCESS = ("sent", "delivered")
 def run(_scheduled_time: str | None = None) -> dict[str, Any]:
     # DocuSign's clock is the real one: the checkpoint follows wall time, not the scheduled 'now'.
     started = store.now_utc()
-    try:
-        since = KeyRecord.get(CHECKPOINT_KEY).created_at - OVERLAP
-    except DoesNotExist:
-        since = started - FIRST_RUN_LOOKBACK
+    checkpoint = keys.find_key(CHECKPOINT_KEY)
+    since = checkpoint.created_at - OVERLAP if checkpoint is not None else started - FIRST_RUN_LOOKBACK
     repaired, seen, duplicates, failed = 0, 0, 0, 0
     for change in envelopes.list_changes(since):
         seen += 1
@@ -61,12 +58,12 @@ def run(_scheduled_time: str | None = None) -> dict[str, Any]:
             logger.warning("reconcile repaired a contract", extra={"contract_id": record.contract_id,
                                                                    "status": status})
     if not failed:  # otherwise keep the old checkpoint, so the next run sees those changes again
-        KeyRecord(key=CHECKPOINT_KEY, created_at=started).save()
+        keys.put_key(CHECKPOINT_KEY, created_at=started)
     return {"since": since.isoformat(), "seen": seen, "repaired": repaired, "duplicates_voided": duplicates,
             "failed": failed}
 
 
-def _void_duplicate(record: ContractRecord, change: envelopes.EnvelopeChange) -> int:
+def _void_duplicate(record: StoredContract, change: envelopes.EnvelopeChange) -> int:
     if change.status not in _IN_PROCESS:
         if change.status != "voided":  # it was signed or declined: a human must look
             logger.error("a duplicate envelope for one contract is already closed", extra={

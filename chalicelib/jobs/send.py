@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.contracts.approval import document_version
+from chalicelib.contracts.approval import changed_after_approval, document_version
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.esign import envelopes
@@ -23,7 +24,6 @@ from chalicelib.rendering.render import RenderError, render_contract
 from chalicelib.store import contracts as store
 from chalicelib.store import documents
 from chalicelib.store.leases import Lease
-from chalicelib.store.models import ContractRecord
 from chalicelib.store.templates import RegistryTemplateOverrides
 
 SEND_LEASE = timedelta(minutes=5)
@@ -49,7 +49,7 @@ def run(tenant_id: str, contract_id: str) -> str:
         return _send(store.get_contract(tenant_id, contract_id))
 
 
-def _send(record: ContractRecord) -> str:
+def _send(record: StoredContract) -> str:
     if record.status not in SENDABLE or record.envelope_id:
         return f"nothing to do ({record.status})"
     if record.status == Status.RECEIVED:
@@ -69,7 +69,7 @@ def _send(record: ContractRecord) -> str:
             raise RetryableError(f"{record.contract_id}: changed while the send job read it; run again") from err
     document: dict[str, Any] = record.document
     try:
-        rendered = _render(record)
+        rendered, record = _render(record)
     except RenderError as err:  # the contract's data cannot be rendered: visible, not retried
         transition(record, Status.SEND_FAILED, event_type="render_failed", reason=str(err),
                    detail={"error": str(err)})
@@ -100,8 +100,7 @@ def _send(record: ContractRecord) -> str:
                     if record.rendered else None, "expire_after_days": signing.expire_after_days,
                     # which version went out, and which one an approver approved (if any)
                     "version": document_version(document), "approved_version": record.approved_version},
-            actions=[ContractRecord.envelope_id.set(ref.envelope_id),
-                     ContractRecord.envelope_status.set(ref.status)],
+            changes=store.ContractChanges(envelope_id=ref.envelope_id, envelope_status=ref.status),
             step=f"envelope_sent#{ref.envelope_id}",  # the same step Connect's envelope-sent records
         )
     except store.StaleStatus:
@@ -126,7 +125,7 @@ def _send(record: ContractRecord) -> str:
     return f"sent {ref.envelope_id}"
 
 
-def _approval_gate(record: ContractRecord) -> str | None:
+def _approval_gate(record: StoredContract) -> str | None:
     """The tenant's approval rules: a contract they catch waits in pending_approval (the approvers
     are emailed once) until POST /v1/contracts/{id}/approve; None when it may be sent now."""
 
@@ -135,18 +134,17 @@ def _approval_gate(record: ContractRecord) -> str | None:
         return None
     record = transition(record, Status.PENDING_APPROVAL, event_type="approval_required",
                         detail={"reasons": reasons, "version": document_version(record.document or {})},
-                        actions=[ContractRecord.approval_required.set(True)])
+                        changes=store.ContractChanges(approval_required=True))
     logger.info("contract waits for approval", extra={"contract_id": record.contract_id, "reasons": reasons})
     return request_approval(record, reasons)
 
 
-def _approved_version_changed(record: ContractRecord) -> str:
+def _approved_version_changed(record: StoredContract) -> str:
     """The document is not the one approved (a CRM update landed after the approval was read): it
     goes back to the gate instead of out to DocuSign."""
 
     version = document_version(record.document or {})
-    reasons = [f"the contract changed after it was approved (approved version {record.approved_version}, "
-               f"now {version})", *reasons_for(record)]
+    reasons = [changed_after_approval(record.approved_version, version), *reasons_for(record)]
     record = transition(record, Status.PENDING_APPROVAL, event_type="approval_required",
                         detail={"reasons": reasons, "approved_version": record.approved_version, "version": version})
     logger.warning("approved contract changed before sending: back to approval",
@@ -154,23 +152,23 @@ def _approved_version_changed(record: ContractRecord) -> str:
     return request_approval(record, reasons)
 
 
-def _ask_approvers(record: ContractRecord) -> str:
+def _ask_approvers(record: StoredContract) -> str:
     return request_approval(record, reasons_for(record))
 
 
-def _render(record: ContractRecord) -> Any:
+def _render(record: StoredContract) -> tuple[Any, StoredContract]:
+    """The rendered contract, and the contract with its rendered copy (stored now if it changed)."""
     rendered = render_contract(record.document, overrides=RegistryTemplateOverrides(), tenant_id=record.tenant_id)
     if record.rendered is None or record.rendered.sha256 != rendered.sha256:
         ref = documents.put_rendered(record.tenant_id, record.contract_id, rendered.html,
                                      rendered.template_version)
-        store.update_fields(record, [ContractRecord.rendered.set(ref)])
+        record = store.update_fields(record, store.ContractChanges(rendered=ref))
         store.append_event(record, "rendered", {"sha256": ref.sha256, "template": rendered.template_version,
                                                 "s3_key": ref.key})
-        record.rendered = ref
-    return rendered
+    return rendered, record
 
 
-def _void_duplicate(record: ContractRecord, extra: envelopes.EnvelopeRef, kept: envelopes.EnvelopeRef) -> None:
+def _void_duplicate(record: StoredContract, extra: envelopes.EnvelopeRef, kept: envelopes.EnvelopeRef) -> None:
     """A second live envelope for one contract (a create that timed out while DocuSign went on to
     make it, then a retry): keep the oldest, void the others before any signer can act on them."""
     reason = f"Duplicate of envelope {kept.envelope_id} for contract {record.number}"
@@ -186,7 +184,7 @@ def _void_duplicate(record: ContractRecord, extra: envelopes.EnvelopeRef, kept: 
                                                       "outcome": outcome})
 
 
-def _envelope_request(record: ContractRecord, document: dict[str, Any], html: str,
+def _envelope_request(record: StoredContract, document: dict[str, Any], html: str,
                       signing: SigningSettings | None = None) -> envelopes.EnvelopeRequest:
     title = str(document.get("title") or record.number)
     signing = signing or for_tenant(record.tenant_id)

@@ -11,11 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord
 
 VOID_CLAIM_TTL = timedelta(days=30)
 # A contract cancelled while its send job was running may get its envelope a moment later: look for
@@ -56,7 +56,7 @@ def run(message: dict[str, Any]) -> str:
     return f"voided {envelope_id}"
 
 
-def _late_envelope(record: ContractRecord, message: dict[str, Any]) -> str | None:
+def _late_envelope(record: StoredContract, message: dict[str, Any]) -> str | None:
     found = envelopes.find_envelope(record.contract_id, record.created_at)
     if found is not None:
         return found.envelope_id
@@ -66,12 +66,11 @@ def _late_envelope(record: ContractRecord, message: dict[str, Any]) -> str | Non
     return None
 
 
-def _record_voided(record: ContractRecord, envelope_id: str, reason: str) -> None:
-    actions = [ContractRecord.envelope_status.set("voided")]
-    if not record.envelope_id:
-        actions.append(ContractRecord.envelope_id.set(envelope_id))
+def _record_voided(record: StoredContract, envelope_id: str, reason: str) -> None:
+    # The envelope id too when the send job had not recorded it (a late envelope).
+    changes = store.ContractChanges(envelope_status="voided", envelope_id=None if record.envelope_id else envelope_id)
     try:
-        store.update_fields(record, actions)
+        store.update_fields(record, changes)
     except store.StaleStatus:
         pass  # voided is terminal: only the envelope fields could race, and Connect sets the same
     store.append_event(record, "envelope_voided", {"envelope_id": envelope_id, "reason": reason})

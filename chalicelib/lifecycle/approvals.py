@@ -14,17 +14,14 @@ from typing import Any
 
 from chalicelib.contracts.approval import approvers, document_version, needs_approval
 from chalicelib.contracts.lifecycle import Status
-from chalicelib.core.config import settings
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import Conflict, RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
 from chalicelib.lifecycle.sending import enqueue_send
 from chalicelib.lifecycle.transitions import transition
-from chalicelib.notify import mailer
-from chalicelib.notify.mailer import Email
-from chalicelib.rendering.environment import get_environment
+from chalicelib.notify import emails, mailer
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord
 from chalicelib.store.registry import get_tenant
 
 APPROVAL_EMAIL_CLAIM_TTL = timedelta(days=30)
@@ -38,11 +35,11 @@ def approval_rules(tenant_id: str) -> dict[str, Any]:
     return dict(rules) if isinstance(rules, Mapping) else {}
 
 
-def reasons_for(record: ContractRecord) -> list[str]:
+def reasons_for(record: StoredContract) -> list[str]:
     return needs_approval(record.document or {}, approval_rules(record.tenant_id))
 
 
-def request_approval(record: ContractRecord, reasons: list[str]) -> str:
+def request_approval(record: StoredContract, reasons: list[str]) -> str:
     """Emails the approvers of a contract waiting in pending_approval, once per contract (a claim
     guards a repeated send job; it is released when SES asks for a retry)."""
     to = approvers(approval_rules(record.tenant_id))
@@ -56,7 +53,7 @@ def request_approval(record: ContractRecord, reasons: list[str]) -> str:
                             contract_id=record.contract_id):
         return "pending approval (approvers already asked)"
 
-    email = approval_email(record, reasons, to)
+    email = emails.approval_request(record, reasons, to)
     try:
         message_id = mailer.send(email)
     except RetryableError:
@@ -71,53 +68,30 @@ def request_approval(record: ContractRecord, reasons: list[str]) -> str:
     return "pending approval"
 
 
-def approval_email(record: ContractRecord, reasons: list[str], to: list[str]) -> Any:
-    document = record.document or {}
-    locale = record.locale if record.locale in ("zh-CN", "en") else "en"
-    amount = document.get("amount")
-    base = settings().public_base_url.rstrip("/")
-    context = {
-        "number": record.number,
-        "title": document.get("title") or "",
-        "counterparty": ((document.get("parties") or {}).get("counterparty") or {}).get("name") or "",
-        "amount_text": f"{document.get('currency') or ''} {amount}".strip() if amount is not None else "",
-        "reasons": reasons,
-        "contract_id": record.contract_id,
-        "approve_url": f"{base}/v1/contracts/{record.contract_id}/approve",
-        "reject_url": f"{base}/v1/contracts/{record.contract_id}/reject",
-    }
-    subject = (f"合同待审批：{record.number} {context['title']}" if locale == "zh-CN"
-               else f"Approval needed: {record.number} {context['title']}").strip()
-    env = get_environment()
-    text = env.get_template(f"emails/approval_request.{locale}.txt.j2").render(subject=subject, **context)
-    html = env.get_template(f"emails/approval_request.{locale}.html.j2").render(subject=subject, **context)
-    return Email(to=to, subject=subject, text=text, html=html)
-
-
 # --- answering (the API, through chalicelib.web.contract_actions) ------------------------------
 
 
-def approve(record: ContractRecord, reason: str | None, actor: str) -> ContractRecord:
+def approve(record: StoredContract, reason: str | None, actor: str) -> StoredContract:
     check_status(record, {Status.PENDING_APPROVAL}, "approved")
     # The approval binds to the document as read here; the send job sends only this version (a CRM
     # update that lands after this read sends the contract back to the gate).
     version = document_version(record.document or {})
     detail = {"by": actor, "version": version, **({"reason": reason} if reason else {})}
     moved = _move(record, Status.APPROVED, "approved", detail, reason,
-                  actions=[ContractRecord.approved_version.set(version)])
+                  changes=store.ContractChanges(approved_version=version))
     enqueue_send(moved)
     logger.info("contract approved", extra={"contract_id": record.contract_id, "by": actor})
     return moved
 
 
-def reject(record: ContractRecord, reason: str, actor: str) -> ContractRecord:
+def reject(record: StoredContract, reason: str, actor: str) -> StoredContract:
     check_status(record, {Status.PENDING_APPROVAL}, "rejected")
     moved = _move(record, Status.REJECTED, "rejected", {"by": actor, "reason": reason}, reason)
     logger.info("contract rejected", extra={"contract_id": record.contract_id, "by": actor})
     return moved
 
 
-def void(record: ContractRecord, reason: str, actor: str) -> ContractRecord:
+def void(record: StoredContract, reason: str, actor: str) -> StoredContract:
     check_status(record, VOIDABLE, "voided")
     try:
         return void_contract(record, "voided", {"by": actor, "via": "api", "reason": reason}, reason=reason)
@@ -125,21 +99,21 @@ def void(record: ContractRecord, reason: str, actor: str) -> ContractRecord:
         raise _changed(record, "voided") from err
 
 
-def check_status(record: ContractRecord, allowed: set[Status] | frozenset[Status], action: str) -> None:
+def check_status(record: StoredContract, allowed: set[Status] | frozenset[Status], action: str) -> None:
     if Status(record.status) not in allowed:
         raise Conflict(f"contract {record.contract_id} ({record.number}) is {record.status}: it cannot be "
                        f"{action} in that status", [{"path": "status", "message": f"current status: {record.status}"}])
 
 
-def _move(record: ContractRecord, target: Status, event_type: str, detail: dict[str, Any],
-          reason: str | None, actions: list[Any] | None = None) -> ContractRecord:
+def _move(record: StoredContract, target: Status, event_type: str, detail: dict[str, Any],
+          reason: str | None, changes: store.ContractChanges = store.NO_CHANGES) -> StoredContract:
     try:
-        return transition(record, target, event_type=event_type, detail=detail, reason=reason, actions=actions or ())
+        return transition(record, target, event_type=event_type, detail=detail, reason=reason, changes=changes)
     except store.StaleStatus as err:
         raise _changed(record, target.value) from err
 
 
-def _changed(record: ContractRecord, action: str) -> Conflict:
+def _changed(record: StoredContract, action: str) -> Conflict:
     current = store.get_contract(record.tenant_id, record.contract_id).status
     return Conflict(f"contract {record.contract_id} changed status while it was being {action}: it is now "
                     f"{current}", [{"path": "status", "message": f"current status: {current}"}])

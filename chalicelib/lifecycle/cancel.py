@@ -6,17 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.contracts.lifecycle import EDITABLE, ENVELOPE_OPEN, Status
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.aws import enqueue
 from chalicelib.core.observability import logger
 from chalicelib.lifecycle.transitions import transition
-from chalicelib.store.models import ContractRecord
 
 # States a contract can be cancelled in: nothing signed yet.
 VOIDABLE: frozenset[Status] = EDITABLE | ENVELOPE_OPEN | {Status.SENDING}
 
 
-def void_contract(existing: ContractRecord, event_type: str, detail: Mapping[str, Any], *,
-                  reason: str) -> ContractRecord:
+def void_contract(existing: StoredContract, event_type: str, detail: Mapping[str, Any], *,
+                  reason: str) -> StoredContract:
     """Moves a contract that is not signed yet to voided (raises StaleStatus when another writer got
     there first); an envelope that exists at DocuSign, or is being created, is voided there by the
     void job. Shared by the CRM's cancel and the API's void."""

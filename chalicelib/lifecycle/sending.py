@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.aws import enqueue
-from chalicelib.store.models import ContractRecord
 
 
-def enqueue_send(record: ContractRecord) -> None:
+def enqueue_send(record: StoredContract) -> None:
     enqueue({"job": "send", "tenant_id": record.tenant_id, "contract_id": record.contract_id})

@@ -3,45 +3,43 @@ sets off — the signed callback to the CRM. Keeping it in one place means no ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.expressions.update import Action
-
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.notify import callbacks
 from chalicelib.store import contracts as store
 from chalicelib.store import signing_grants
-from chalicelib.store.models import ContractRecord
 
 
 def transition(
-    record: ContractRecord,
+    record: StoredContract,
     target: Status,
     *,
     event_type: str,
     detail: Mapping[str, Any] | None = None,
-    actions: Iterable[Action] = (),
+    changes: store.ContractChanges = store.NO_CHANGES,
     reason: str | None = None,
     at: datetime | None = None,
     step: str | None = None,
     expect_version: str | None = None,
-) -> ContractRecord:
+) -> StoredContract:
     previous = record.status
-    moved = store.move_status(record, target, event_type=event_type, detail=detail, actions=actions,
+    moved = store.move_status(record, target, event_type=event_type, detail=detail, changes=changes,
                               reason=reason, at=at, step=step, expect_version=expect_version)
     _notify(moved, previous, event_type, detail, at)
     return moved
 
 
-def moved_elsewhere(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any]) -> None:
+def moved_elsewhere(record: StoredContract, previous: str, event_type: str, detail: Mapping[str, Any]) -> None:
     """What a transition sets off, for a status change the store made in another transaction (a
     replaced document that sent the contract back to approval)."""
     _notify(record, previous, event_type, detail, None)
 
 
-def _notify(record: ContractRecord, previous: str, event_type: str, detail: Mapping[str, Any] | None,
+def _notify(record: StoredContract, previous: str, event_type: str, detail: Mapping[str, Any] | None,
             at: datetime | None) -> None:
     if previous in ENVELOPE_OPEN and record.status not in ENVELOPE_OPEN:
         # The envelope closed: its signing links die with it.

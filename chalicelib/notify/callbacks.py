@@ -6,7 +6,7 @@ is the `webhook-id` of every attempt, so the CRM can dedupe retries. `status_cha
 `callback` job; the job (`run`) makes one attempt and schedules the next one itself:
 
 - 2xx: delivered. The contract's timeline gets one `callback_delivered` (delivery id, attempts).
-- 410 Gone: the endpoint is disabled for the tenant (a KeyRecord); later callbacks to that URL are
+- 410 Gone: the endpoint is disabled for the tenant (an item of the keys table); later callbacks to that URL are
   dropped with a log line until `python -m chalicelib.admin callbacks enable --url … --tenant …`.
   The timeline gets `callback_endpoint_disabled`.
 - 429: the next attempt waits at least `Retry-After` (seconds or an HTTP date, capped at 24 h).
@@ -55,16 +55,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import certifi
 import urllib3
-from pynamodb.exceptions import DoesNotExist
 from standardwebhooks.webhooks import Webhook
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, enqueue
 from chalicelib.core.config import settings
 from chalicelib.core.observability import count, logger
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord, KeyRecord
+from chalicelib.store import keys
 from chalicelib.store.registry import get_source
 
 JOB = "callback"
@@ -105,7 +106,7 @@ class _Transient(Exception):
 # --- the event ------------------------------------------------------------------------------------
 
 
-def callback_target(record: ContractRecord) -> str | None:
+def callback_target(record: StoredContract) -> str | None:
     """The contract's callback URL, else its source's option `callback_url`."""
     if record.callback_url:
         return str(record.callback_url)
@@ -119,7 +120,7 @@ def new_delivery_id() -> str:
     return "cb_" + secrets.token_hex(12)
 
 
-def build_payload(record: ContractRecord, event_type: str, status: str, detail: Mapping[str, Any] | None,
+def build_payload(record: StoredContract, event_type: str, status: str, detail: Mapping[str, Any] | None,
                   at: datetime, delivery_id: str) -> dict[str, Any]:
     detail = detail or {}
     data: dict[str, Any] = {
@@ -144,7 +145,7 @@ def build_payload(record: ContractRecord, event_type: str, status: str, detail: 
     return {"type": EVENT_TYPE, "id": delivery_id, "created_at": _iso(at), "data": data}
 
 
-def status_changed(record: ContractRecord, event_type: str, status: str, detail: dict[str, Any] | None,
+def status_changed(record: StoredContract, event_type: str, status: str, detail: dict[str, Any] | None,
                    at: datetime) -> None:
     """Enqueues the signed callback of one status change, if the contract has a callback target."""
     url = callback_target(record)
@@ -302,25 +303,21 @@ def _disabled_key(tenant_id: str, url: str) -> str:
 
 
 def is_disabled(tenant_id: str, url: str) -> bool:
-    try:
-        KeyRecord.get(_disabled_key(tenant_id, url), consistent_read=True)
-    except DoesNotExist:
-        return False
-    return True
+    return keys.key_exists(_disabled_key(tenant_id, url))
 
 
 def disable_endpoint(tenant_id: str, url: str, *, contract_id: str | None = None,
                      delivery_id: str | None = None) -> None:
-    KeyRecord(key=_disabled_key(tenant_id, url), tenant_id=tenant_id, contract_id=contract_id,
-              detail={"url": redact(url), "reason": "410 Gone", "delivery_id": delivery_id},
-              created_at=store.now_utc()).save()
+    keys.put_key(_disabled_key(tenant_id, url), tenant_id=tenant_id, contract_id=contract_id,
+                 detail={"url": redact(url), "reason": "410 Gone", "delivery_id": delivery_id},
+                 created_at=store.now_utc())
 
 
 def enable_endpoint(tenant_id: str, url: str) -> bool:
     """Re-enables an endpoint a 410 disabled; False if it was not disabled."""
     if not is_disabled(tenant_id, url):
         return False
-    KeyRecord(key=_disabled_key(tenant_id, url)).delete()
+    keys.delete_key(_disabled_key(tenant_id, url))
     logger.info("callback endpoint enabled", extra={"tenant_id": tenant_id, "url": redact(url)})
     return True
 
@@ -499,20 +496,14 @@ def _post(target: _Target, body: bytes, headers: dict[str, str]) -> tuple[int, s
     raise _Transient(f"cannot connect to {target.host}:{target.port}: {last_error}")
 
 
-def _ca_bundle() -> str | None:
-    try:
-        import certifi
-    except ImportError:
-        return None
+def _ca_bundle() -> str:
+    """Mozilla's CA bundle (certifi, a dependency of the DocuSign SDK): the same trust everywhere,
+    whatever the Lambda image carries."""
     return str(certifi.where())
 
 
 def _already_delivered(delivery_id: str) -> bool:
-    try:
-        KeyRecord.get(f"callback-delivered#{delivery_id}", consistent_read=True)
-    except DoesNotExist:
-        return False
-    return True
+    return keys.key_exists(f"callback-delivered#{delivery_id}")
 
 
 def _give_up(message: Mapping[str, Any], attempts: int, reason: str, status_code: int | None) -> None:

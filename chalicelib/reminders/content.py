@@ -1,5 +1,6 @@
-"""What a reminder email says, in the contract's locale (zh-CN or en): subject, plain text and HTML
-(templates/emails/reminder.<locale>.{txt,html}.j2) and an .ics file for the deadline.
+"""What a reminder email says, in the contract's locale (zh-CN or en): the facts its subject, plain text
+and HTML show (templates/emails/reminder.<locale>.{subject,txt,html}.j2, rendered by
+chalicelib.notify.emails) and an .ics file for the deadline.
 
 Everything the templates show is prepared here, already formatted for the locale (dates, amounts,
 大写 for RMB amounts in zh-CN), so the templates only lay it out.
@@ -13,13 +14,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.contracts.stored import StoredContract, StoredReminder
 from chalicelib.core.config import settings as app_settings
+from chalicelib.notify import emails
 from chalicelib.notify.mailer import Attachment, Email
 from chalicelib.reminders.planning import next_term
 from chalicelib.reminders.terms import contract_term
-from chalicelib.rendering.environment import get_environment
 from chalicelib.rendering.filters import capitals, format_date, money
-from chalicelib.store.models import ContractRecord, ReminderRecord
 
 from .ics import CalendarEvent, render_ics
 from .planning import business_moment, contract_zone
@@ -27,28 +28,6 @@ from .settings import TenantSettings
 
 LOCALES = ("zh-CN", "en")
 
-SUBJECTS = {
-    "zh-CN": {
-        "expiry": "合同即将到期：{number}（{anchor}到期，剩余 {days} 天）",
-        "renewal": "合同将自动续期：{number}（如不续约，请于 {anchor} 前通知对方）",
-        "payment_before": "付款提醒：{number} {milestone} 将于 {anchor} 到期",
-        "payment_due": "付款到期：{number} {milestone}（到期日 {anchor}）",
-        "payment_overdue": "付款逾期：{number} {milestone} 已逾期 {overdue} 天",
-        "delivery_before": "交付提醒：{number} {milestone} 将于 {anchor} 到期",
-        "delivery_overdue": "交付逾期：{number} {milestone} 已逾期 {overdue} 天",
-    },
-    "en": {
-        "expiry": "Contract expiring: {number} ends on {anchor} ({days} days left)",
-        "renewal": "Contract renews automatically: {number} (give notice by {anchor} to stop it)",
-        "payment_before": "Payment reminder: {number} {milestone} is due on {anchor}",
-        "payment_due": "Payment due: {number} {milestone} (due {anchor})",
-        "payment_overdue": "Payment overdue: {number} {milestone} is {overdue} days overdue",
-        "delivery_before": "Delivery reminder: {number} {milestone} is due on {anchor}",
-        "delivery_overdue": "Delivery overdue: {number} {milestone} is {overdue} days overdue",
-    },
-}
-# A partly paid milestone says what is still open, in the subject too.
-REMAINING_SUFFIX = {"zh-CN": "（尚欠 {amount}）", "en": " ({amount} still open)"}
 ICS_SUMMARY = {
     "zh-CN": {"expiry": "合同到期：{number}", "renewal": "不续约通知截止：{number}",
               "payment": "付款到期：{number} {milestone}", "delivery": "交付到期：{number} {milestone}"},
@@ -68,7 +47,7 @@ def _milestone(document: dict[str, Any], milestone_id: str | None) -> dict[str, 
     return None
 
 
-def _locale(record: ContractRecord) -> str:
+def _locale(record: StoredContract) -> str:
     return record.locale if record.locale in LOCALES else "en"
 
 
@@ -91,7 +70,7 @@ def format_day(value: date | str, locale: str) -> str:
     return format_date(value, locale)
 
 
-def context(record: ContractRecord, reminder: ReminderRecord, now: datetime,
+def context(record: StoredContract, reminder: StoredReminder, now: datetime,
             tenant: TenantSettings | None = None) -> dict[str, Any]:
     tenant = tenant or TenantSettings()
     locale = _locale(record)
@@ -164,21 +143,7 @@ def _minus(a: str | None, b: str | None) -> str | None:
     return str(Decimal(a) - Decimal(b))
 
 
-def subject_for(ctx: dict[str, Any]) -> str:
-    locale, kind = ctx["locale"], ctx["kind"]
-    template = SUBJECTS[locale].get(kind, SUBJECTS[locale]["expiry"])
-    if locale == "en" and ctx["days_overdue"] == 1:
-        template = template.replace("{overdue} days overdue", "{overdue} day overdue")
-    if locale == "en" and ctx["days_left"] == 1:
-        template = template.replace("{days} days left", "{days} day left")
-    subject = template.format(number=ctx["number"], anchor=ctx["anchor_text"], days=ctx["days_left"],
-                              overdue=ctx["days_overdue"], milestone=ctx["milestone_name"])
-    if kind == "payment_overdue" and ctx["partial"] and ctx["remaining_text"]:
-        subject += REMAINING_SUFFIX[locale].format(amount=ctx["remaining_text"])
-    return subject
-
-
-def calendar_file(ctx: dict[str, Any], reminder: ReminderRecord, now: datetime) -> Attachment:
+def calendar_file(ctx: dict[str, Any], reminder: StoredReminder, now: datetime) -> Attachment:
     kind = ctx["kind"]
     family = "payment" if kind.startswith("payment") else "delivery" if kind.startswith("delivery") else kind
     summaries = ICS_SUMMARY[ctx["locale"]]
@@ -195,14 +160,8 @@ def calendar_file(ctx: dict[str, Any], reminder: ReminderRecord, now: datetime) 
                       params={"method": "PUBLISH", "charset": "UTF-8"})
 
 
-def compose(record: ContractRecord, reminder: ReminderRecord, now: datetime,
+def compose(record: StoredContract, reminder: StoredReminder, now: datetime,
             tenant: TenantSettings | None = None) -> Email:
 
     ctx = context(record, reminder, now, tenant)
-    subject = subject_for(ctx)
-    env = get_environment()
-    locale = ctx["locale"]
-    text = env.get_template(f"emails/reminder.{locale}.txt.j2").render(subject=subject, **ctx)
-    html = env.get_template(f"emails/reminder.{locale}.html.j2").render(subject=subject, **ctx)
-    return Email(to=list(reminder.to), cc=list(reminder.cc), subject=subject, text=text, html=html,
-                 attachments=(calendar_file(ctx, reminder, now),))
+    return emails.reminder(ctx, to=reminder.to, cc=reminder.cc, attachments=(calendar_file(ctx, reminder, now),))

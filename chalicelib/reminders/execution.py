@@ -8,10 +8,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.contracts.lifecycle import EXECUTION_OPEN
 from chalicelib.contracts.money import decimal_to_str
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import Conflict, NotFound, quoted
 from chalicelib.reminders import milestones
 from chalicelib.reminders.milestones import (
@@ -23,7 +22,6 @@ from chalicelib.reminders.milestones import (
 from chalicelib.reminders.planning import contract_zone
 from chalicelib.reminders.scheduling import replan_contract, tenant_settings
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord
 
 _WRITE_ATTEMPTS = 5
 
@@ -72,10 +70,8 @@ def record_execution(
             # The version condition makes two concurrent payments add up instead of one overwriting
             # the other (every write of the item, the archive job's included, bumps the version); the
             # status condition keeps an expired or terminated contract untouched.
-            record.update(actions=[ContractRecord.milestones.set(stored),
-                                   ContractRecord.updated_at.set(recorded_at)],
-                          condition=ContractRecord.status.is_in(*[s.value for s in EXECUTION_OPEN]))
-        except UpdateError:
+            record = store.record_milestones(record, stored, recorded_at, [s.value for s in EXECUTION_OPEN])
+        except store.StaleStatus:
             continue  # changed under us: read again and re-check against the new state
         detail: dict[str, Any] = {"milestone_id": milestone_id, "kind": ref.kind, "status": new["status"],
                                   "source": source}
@@ -92,7 +88,7 @@ def record_execution(
     raise Conflict("the contract kept changing while the milestone was recorded; try again")
 
 
-def _answer(record: ContractRecord, milestone_id: str, today: date, duplicate: bool = False) -> dict[str, Any]:
+def _answer(record: StoredContract, milestone_id: str, today: date, duplicate: bool = False) -> dict[str, Any]:
     view = milestones_view(record.document or {}, record.milestones, today)
     milestone = next(m for m in [*view["payment"], *view["delivery"]] if m["id"] == milestone_id)
     answer: dict[str, Any] = {"contract_id": record.contract_id, "milestone": milestone, "totals": view["totals"]}

@@ -60,10 +60,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from chalicelib.contracts.stored import StoredReminder
 from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, backoff_seconds, enqueue, enqueue_batch
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
-from chalicelib.store.models import ReminderRecord
+from chalicelib.store import reminders as reminder_store
 
 from .budget import Budget
 from .sending import READ_CHUNK, PageResult, parse_event_time, read_due, send_page
@@ -152,13 +153,13 @@ def _hand_on(now: datetime, page: PageResult) -> None:
         enqueue(_page_message(now, page.left))
 
 
-def paginate(items: Sequence[ReminderRecord], size: int) -> list[list[ReminderRecord]]:
+def paginate(items: Sequence[StoredReminder], size: int) -> list[list[StoredReminder]]:
     """Pages of at most `size` items, each contract whole (a contract with more due items than
     `size`, which planning does not produce, gets a page of its own), in the order first seen."""
-    by_contract: dict[str, list[ReminderRecord]] = {}
+    by_contract: dict[str, list[StoredReminder]] = {}
     for item in items:
         by_contract.setdefault(item.contract_key, []).append(item)
-    pages: list[list[ReminderRecord]] = []
+    pages: list[list[StoredReminder]] = []
     for group in by_contract.values():
         if not pages or len(pages[-1]) + len(group) > size:
             pages.append([])
@@ -177,11 +178,10 @@ def pacing(sizes: Sequence[int], rate: float, *, already: int = 0) -> list[int]:
     return delays
 
 
-def _page_message(now: datetime, items: Sequence[ReminderRecord]) -> dict[str, Any]:
+def _page_message(now: datetime, items: Sequence[StoredReminder]) -> dict[str, Any]:
     return {"job": JOB, "now": now.isoformat(), "items": [[i.contract_key, i.reminder_key] for i in items]}
 
 
-def _load(keys: Sequence[tuple[str, str]]) -> list[ReminderRecord]:
+def _load(keys: Sequence[tuple[str, str]]) -> list[StoredReminder]:
     """The page's items as stored now (consistent), in the page's order; missing ones are dropped."""
-    found = {(i.contract_key, i.reminder_key): i for i in ReminderRecord.batch_get(keys, consistent_read=True)}
-    return [found[k] for k in keys if k in found]
+    return reminder_store.reminders_by_key(keys)

@@ -2,8 +2,8 @@
 
 `POST /v1/contracts/{id}/milestones/{milestone_id}` and a CRM update both end up in
 `record_execution`: it validates the request against the contract (what is planned, what has been
-paid), stores the milestone's settlement on the contract (`ContractRecord.milestones`, a
-conditional write on the item's version), appends a timeline event and re-plans the reminders, so a
+paid), stores the milestone's settlement on the contract (its `milestones`, `store.record_milestones`: a
+write conditional on the item's version), appends a timeline event and re-plans the reminders, so a
 paid milestone's reminders stop and a partly paid one keeps its overdue ladder with the amount
 still open.
 

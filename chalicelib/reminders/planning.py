@@ -542,7 +542,7 @@ def _decimal(value: object, path: str) -> Decimal | None:
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(f"{path}: amounts must be decimal strings, got {value!r}")
     try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value) if isinstance(value, int) else value)
+        number = value if isinstance(value, Decimal) else Decimal(value if isinstance(value, str) else str(value))
     except (InvalidOperation, TypeError, ValueError) as err:
         raise ValueError(f"{path}: not a decimal amount: {value!r}") from err
     if not number.is_finite():

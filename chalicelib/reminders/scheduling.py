@@ -1,12 +1,12 @@
 """Storing a signed contract's planned reminders and term transitions so that the hourly run reads
 only what is due, and keeping them in step with the contract (re-planning).
 
-One ReminderRecord per planned item, keyed by the contract and the planner's stable key. While an
-item is pending it carries `pending_shard`, which puts it in the sparse `due` index
-(pending_shard, due_at); sending, applying or cancelling it removes the attribute, and with it the
-item from the index. Transitions (expiring / expired / renewed) are items of kind "transition" in
-the same index: applied by the hourly run instead of emailed, so finding the contracts whose status
-must change costs what is due too.
+One stored item per planned item, keyed by the contract and the planner's stable key (the reads and
+conditional writes are chalicelib.store.reminders'). While an item is pending it carries
+`pending_shard`, which puts it in the sparse `due` index (pending_shard, due_at); sending, applying
+or cancelling it removes the attribute, and with it the item from the index. Transitions (expiring /
+expired / renewed) are items of kind "transition" in the same index: applied by the hourly run
+instead of emailed, so finding the contracts whose status must change costs what is due too.
 
 Re-planning (`replan_contract`) reconciles what is stored with a fresh plan, under a short lease
 per contract so that two re-plans (a payment and a renewal) cannot interleave:
@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.contracts.lifecycle import IN_FORCE, Status
+from chalicelib.contracts.stored import CANCELLED, PENDING, StoredContract, StoredReminder
+from chalicelib.store import reminders as reminder_store
 from chalicelib.store.contracts import contract_key, find_contract, now_utc
 from chalicelib.store.leases import Lease
-from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
 from chalicelib.store.registry import get_tenant
+from chalicelib.store.reminders import REMINDER_SHARDS
 
 from .milestones import settled_states
 from .planning import plan_reminders
@@ -44,8 +44,6 @@ from .settings import TenantSettings
 from .terms import contract_term, plan_transitions, term_to_json
 
 TRANSITION_KIND = "transition"
-PENDING, SENT, CANCELLED, APPLIED = "pending", "sent", "cancelled", "applied"
-SUPERSEDED = "superseded"  # a later step of its ladder went out instead (the run's one-per-ladder rule): done
 REPLAN_LEASE = timedelta(seconds=30)
 _LEASE_WAIT_SECONDS = 10.0
 
@@ -87,7 +85,7 @@ class ReplanResult:
                 "revived": self.revived, "unchanged": self.unchanged, "kept": self.kept}
 
 
-def desired_items(record: ContractRecord, settings: TenantSettings, now: datetime) -> list[Desired]:
+def desired_items(record: StoredContract, settings: TenantSettings, now: datetime) -> list[Desired]:
     """Everything the contract should have stored now: reminders and term transitions (pure)."""
 
     if record.status not in IN_FORCE and record.status != Status.COMPLETED:
@@ -127,12 +125,12 @@ def desired_items(record: ContractRecord, settings: TenantSettings, now: datetim
     return out
 
 
-def stored_items(record: ContractRecord) -> dict[str, ReminderRecord]:
+def stored_items(record: StoredContract) -> dict[str, StoredReminder]:
     key = contract_key(record.tenant_id, record.contract_id)
-    return {item.reminder_key: item for item in ReminderRecord.query(key, consistent_read=True)}
+    return {item.reminder_key: item for item in reminder_store.contract_reminders(key)}
 
 
-def replan_contract(record: ContractRecord, *, now: datetime | None = None,
+def replan_contract(record: StoredContract, *, now: datetime | None = None,
                     keep: Iterable[str] = ()) -> ReplanResult:
     """Brings the contract's stored reminders and transitions in line with a fresh plan (see the
     module notes). Call it whenever what planning reads changes: the contract became active, a
@@ -157,14 +155,14 @@ def replan_contract(record: ContractRecord, *, now: datetime | None = None,
         time.sleep(0.05)
 
 
-def schedule_contract(record: ContractRecord, *, now: datetime | None = None) -> int:
+def schedule_contract(record: StoredContract, *, now: datetime | None = None) -> int:
     """Plans and stores a contract's reminders when it becomes active (the archive job calls it).
     Returns how many reminders and transitions it stores in all."""
     result = replan_contract(record, now=now)
     return result.created + result.updated + result.revived + result.unchanged
 
 
-def _reconcile(record: ContractRecord, now: datetime, keep: frozenset[str]) -> ReplanResult:
+def _reconcile(record: StoredContract, now: datetime, keep: frozenset[str]) -> ReplanResult:
     settings = tenant_settings(record.tenant_id)
     desired = {d.key: d for d in desired_items(record, settings, now)}
     existing = stored_items(record)
@@ -190,8 +188,8 @@ def _reconcile(record: ContractRecord, now: datetime, keep: frozenset[str]) -> R
     return result
 
 
-def _create(record: ContractRecord, want: Desired) -> int:
-    item = ReminderRecord(
+def _create(record: StoredContract, want: Desired) -> int:
+    item = StoredReminder(
         contract_key=contract_key(record.tenant_id, record.contract_id),
         reminder_key=want.key,
         tenant_id=record.tenant_id,
@@ -200,18 +198,14 @@ def _create(record: ContractRecord, want: Desired) -> int:
         due_at=want.due_at,
         pending_shard=shard_for(want.key),
         state=PENDING,
-        to=list(want.to),
-        cc=list(want.cc),
+        to=want.to,
+        cc=want.cc,
         detail=want.detail,
     )
-    try:
-        item.save(condition=ReminderRecord.reminder_key.does_not_exist())
-    except PutError:
-        return 0  # stored concurrently
-    return 1
+    return 1 if reminder_store.add_pending(item) else 0  # 0: stored concurrently
 
 
-def _differs(have: ReminderRecord, want: Desired) -> bool:
+def _differs(have: StoredReminder, want: Desired) -> bool:
     return (have.due_at != want.due_at or list(have.to) != list(want.to) or list(have.cc) != list(want.cc)
             or have.kind != want.kind or (have.detail or {}) != _normalised(want.detail))
 
@@ -220,42 +214,18 @@ def _normalised(detail: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(json.dumps(detail)))
 
 
-def _update(have: ReminderRecord, want: Desired) -> int:
-    try:
-        have.update(
-            actions=[ReminderRecord.due_at.set(want.due_at), ReminderRecord.to.set(list(want.to)),
-                     ReminderRecord.cc.set(list(want.cc)), ReminderRecord.kind.set(want.kind),
-                     ReminderRecord.detail.set(want.detail)],
-            condition=ReminderRecord.state == PENDING,
-        )
-    except UpdateError:
-        return 0  # sent or cancelled in the meantime: leave it
-    return 1
+def _update(have: StoredReminder, want: Desired) -> int:
+    updated = reminder_store.update_pending(have, kind=want.kind, due_at=want.due_at, to=want.to, cc=want.cc,
+                                       detail=want.detail)
+    return 1 if updated else 0  # 0: sent or cancelled in the meantime: leave it
 
 
-def _revive(have: ReminderRecord, want: Desired) -> int:
-    try:
-        have.update(
-            actions=[ReminderRecord.state.set(PENDING), ReminderRecord.pending_shard.set(shard_for(want.key)),
-                     ReminderRecord.due_at.set(want.due_at), ReminderRecord.to.set(list(want.to)),
-                     ReminderRecord.cc.set(list(want.cc)), ReminderRecord.kind.set(want.kind),
-                     ReminderRecord.detail.set(want.detail), ReminderRecord.claim_token.remove(),
-                     ReminderRecord.claimed_until.remove()],
-            condition=ReminderRecord.state == CANCELLED,
-        )
-    except UpdateError:
-        return 0
-    return 1
+def _revive(have: StoredReminder, want: Desired) -> int:
+    revived = reminder_store.revive(have, shard=shard_for(want.key), kind=want.kind, due_at=want.due_at, to=want.to,
+                               cc=want.cc, detail=want.detail)
+    return 1 if revived else 0
 
 
-def cancel(item: ReminderRecord, *, reason: str) -> int:
+def cancel(item: StoredReminder, *, reason: str) -> int:
     """Takes a pending item out of the index for good (unless a later plan revives it)."""
-    try:
-        item.update(
-            actions=[ReminderRecord.state.set(CANCELLED), ReminderRecord.pending_shard.remove(),
-                     ReminderRecord.detail.set({**(item.detail or {}), "cancelled_because": reason})],
-            condition=ReminderRecord.state == PENDING,
-        )
-    except UpdateError:
-        return 0
-    return 1
+    return 1 if reminder_store.cancel_pending(item, detail={**(item.detail or {}), "cancelled_because": reason}) else 0

@@ -37,27 +37,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.contracts.lifecycle import IN_FORCE, Status, can_move
+from chalicelib.contracts.stored import APPLIED, CANCELLED, PENDING, SENT, SUPERSEDED, StoredContract, StoredReminder
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import mailer
 from chalicelib.store import contracts as store
-from chalicelib.store.models import REMINDER_SHARDS, ContractRecord, ReminderRecord
+from chalicelib.store import reminders as reminder_store
+from chalicelib.store.reminders import REMINDER_SHARDS
 
 from .budget import Budget
 from .content import compose
 from .planning import business_moment, contract_zone, in_business_hours
-from .scheduling import APPLIED, CANCELLED, PENDING, SENT, SUPERSEDED, TRANSITION_KIND, replan_contract, tenant_settings
+from .scheduling import TRANSITION_KIND, replan_contract, tenant_settings
 from .settings import TenantSettings
 from .terms import contract_term, term_from_json
 
 CLAIM_LEASE = timedelta(minutes=10)
 READ_CHUNK = 1_000  # items per due-index query when reading within a budget (about a 1 MB page)
 MAX_ATTEMPTS = 24  # claims of one item before it is given up as failed (a day of hourly runs)
-FAILED = "failed"
 _TRANSITION_ORDER = {"expiring": 0, "expired": 1, "renewed": 2}
 
 
@@ -71,7 +70,7 @@ def parse_event_time(value: str | None) -> datetime:
 class DueRead:
     """What one run read from the index: the items and what DynamoDB counted for them."""
 
-    items: list[ReminderRecord] = field(default_factory=list)
+    items: list[StoredReminder] = field(default_factory=list)
     queries: int = 0
     scanned: int = 0  # items the queries evaluated (what read capacity is charged for)
     # Where a read cut short by its budget stopped: {shard: position (DynamoDB's LastEvaluatedKey)}
@@ -99,20 +98,19 @@ def read_due(now: datetime, *, start: dict[str, Any] | None = None, budget: Budg
             if not first_turn and budget is not None and budget.spent():
                 read.resume = positions
                 return read
-            results = ReminderRecord.due_index.query(shard, ReminderRecord.due_at <= now, limit=limit,
-                                                     page_size=limit, last_evaluated_key=positions[shard])
-            read.items.extend(results)
+            results = reminder_store.due_chunk(shard, now, limit=limit, start=positions[shard])
+            read.items.extend(results.items)
             read.queries += 1
-            read.scanned += results.page_iter.total_scanned_count
-            if results.last_evaluated_key:
-                positions[shard] = results.last_evaluated_key
+            read.scanned += results.scanned
+            if results.last_key:
+                positions[shard] = results.last_key
             else:
                 del positions[shard]
         first_turn = False
     return read
 
 
-def due_reminders(now: datetime) -> list[ReminderRecord]:
+def due_reminders(now: datetime) -> list[StoredReminder]:
     return read_due(now).items
 
 
@@ -125,7 +123,7 @@ class PageResult:
     """What `send_page` did with one page, and what it left for a later invocation."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
-    left: list[ReminderRecord] = field(default_factory=list)  # not reached (budget) or refused by SES
+    left: list[StoredReminder] = field(default_factory=list)  # not reached (budget) or refused by SES
     busy: str | None = None  # SES's refusal, when that is why the page stopped (left[0] is the item)
 
     def counts(self) -> dict[str, int]:
@@ -135,7 +133,7 @@ class PageResult:
                 "failed": o["failed"]}
 
 
-def send_page(items: list[ReminderRecord], now: datetime, budget: Budget) -> PageResult:
+def send_page(items: list[StoredReminder], now: datetime, budget: Budget) -> PageResult:
     """Sends, applies, supersedes or cancels each pending item of `items` due at `now`, exactly once
     (the claims), in due order, until the budget is spent or SES refuses. Items no longer pending or
     not due any more (sent by another delivery of the page, re-planned later) are passed over.
@@ -153,7 +151,7 @@ def send_page(items: list[ReminderRecord], now: datetime, budget: Budget) -> Pag
             break
         try:
             if item.kind != TRANSITION_KIND and latest.get(_sequence(item)) is not item:
-                outcome = _supersede(item, latest[_sequence(item)], now)
+                outcome = _supersede(item, latest[_sequence(item)], run)
             elif item.kind == TRANSITION_KIND:
                 outcome = _apply_transition(item, run)
             else:
@@ -171,7 +169,7 @@ def send_page(items: list[ReminderRecord], now: datetime, budget: Budget) -> Pag
         except Exception:  # one broken item must not stop the batch; its lease lets a later run retry
             outcome = "failed"
             logger.exception("reminder item failed", extra={"reminder": item.reminder_key})
-            _give_up_if_hopeless(item, now)
+            _give_up_if_hopeless(run.claimed.get(item.reminder_key, item), now)
         result.outcomes[outcome] += 1
     if result.outcomes["sent"]:
         count("RemindersSent", result.outcomes["sent"])
@@ -181,11 +179,12 @@ def send_page(items: list[ReminderRecord], now: datetime, budget: Budget) -> Pag
 
 
 class _Run:
-    """Per-run caches (tenant settings)."""
+    """Per-run caches (tenant settings), and the items this run claimed as the claim left them."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
         self._settings: dict[str, TenantSettings] = {}
+        self.claimed: dict[str, StoredReminder] = {}
 
     def settings(self, tenant_id: str) -> TenantSettings:
         if tenant_id not in self._settings:
@@ -193,7 +192,7 @@ class _Run:
         return self._settings[tenant_id]
 
 
-def _order(item: ReminderRecord) -> tuple[datetime, int, int, str]:
+def _order(item: StoredReminder) -> tuple[datetime, int, int, str]:
     if item.kind == TRANSITION_KIND:
         return item.due_at, 0, _TRANSITION_ORDER.get((item.detail or {}).get("target", ""), 9), item.reminder_key
     return item.due_at, 1, 0, item.reminder_key
@@ -202,7 +201,7 @@ def _order(item: ReminderRecord) -> tuple[datetime, int, int, str]:
 # --- one notice per sequence ----------------------------------------------------------------------
 
 
-def _sequence(item: ReminderRecord) -> tuple[str, str, str, str]:
+def _sequence(item: StoredReminder) -> tuple[str, str, str, str]:
     """The ladder an item belongs to: the contract, the family (expiry, renewal, payment, delivery),
     the milestone and the deadline."""
     detail = item.detail or {}
@@ -210,11 +209,11 @@ def _sequence(item: ReminderRecord) -> tuple[str, str, str, str]:
     return item.contract_key, family, str(detail.get("milestone_id") or ""), str(detail.get("anchor_date") or "")
 
 
-def _latest_of_each_sequence(items: list[ReminderRecord]) -> dict[tuple[str, str, str, str], ReminderRecord]:
+def _latest_of_each_sequence(items: list[StoredReminder]) -> dict[tuple[str, str, str, str], StoredReminder]:
     """Hourly runs meet one step of a ladder at a time; a run after an outage (or a clock that
     jumped) may find several. Like planning's catch-up rule, only the latest step goes out: it
     carries the current message and the highest escalation, instead of a burst of stale ones."""
-    latest: dict[tuple[str, str, str, str], ReminderRecord] = {}
+    latest: dict[tuple[str, str, str, str], StoredReminder] = {}
     for item in items:
         if item.kind == TRANSITION_KIND:
             continue
@@ -225,61 +224,46 @@ def _latest_of_each_sequence(items: list[ReminderRecord]) -> dict[tuple[str, str
     return latest
 
 
-def _step(item: ReminderRecord) -> tuple[int, datetime, str]:
+def _step(item: StoredReminder) -> tuple[int, datetime, str]:
     return int((item.detail or {}).get("offset_days") or 0), item.due_at, item.reminder_key
 
 
-def _supersede(item: ReminderRecord, by: ReminderRecord, now: datetime) -> str:
-    token = _claim(item)
-    if token is None:
+def _supersede(item: StoredReminder, by: StoredReminder, run: _Run) -> str:
+    claimed = _claim(item, run)
+    if claimed is None:
         return "claimed elsewhere"
-    _finish(item, token, SUPERSEDED, now, None, note=f"superseded by {by.reminder_key}")
+    _finish(claimed, SUPERSEDED, run.now, None, note=f"superseded by {by.reminder_key}")
     return "superseded"
 
 
 # --- claims -------------------------------------------------------------------------------------
 
 
-def _claim(reminder: ReminderRecord) -> str | None:
+def _claim(item: StoredReminder, run: _Run) -> StoredReminder | None:
+    """The item as claimed by this run (its claim_token is the claim; the attempt counted), None if
+    it is claimed or done elsewhere."""
     token = secrets.token_hex(8)
     wall = store.now_utc()
-    try:
-        reminder.update(
-            actions=[ReminderRecord.claim_token.set(token), ReminderRecord.claimed_until.set(wall + CLAIM_LEASE),
-                     ReminderRecord.attempts.add(1)],
-            condition=(ReminderRecord.state == PENDING)
-            & (ReminderRecord.claimed_until.does_not_exist() | (ReminderRecord.claimed_until < wall)),
-        )
-    except UpdateError:
-        return None
-    return token
+    claimed = reminder_store.claim(item, token, until=wall + CLAIM_LEASE, wall=wall)
+    if claimed is not None:
+        run.claimed[item.reminder_key] = claimed  # a failure after this counts the claim's attempt
+    return claimed
 
 
-def _release(reminder: ReminderRecord, token: str) -> None:
-    try:
-        reminder.update(actions=[ReminderRecord.claimed_until.remove()], condition=ReminderRecord.claim_token == token)
-    except UpdateError:
-        pass
+def _release(claimed: StoredReminder) -> None:
+    reminder_store.release(claimed)
 
 
-def _finish(reminder: ReminderRecord, token: str, state: str, now: datetime, message_id: str | None,
+def _finish(claimed: StoredReminder, state: str, now: datetime, message_id: str | None,
             note: str | None = None) -> None:
-    actions = [ReminderRecord.state.set(state), ReminderRecord.pending_shard.remove(),
-               ReminderRecord.sent_at.set(now)]
-    if message_id:
-        actions.append(ReminderRecord.message_id.set(message_id))
-    if note:
-        actions.append(ReminderRecord.detail.set({**(reminder.detail or {}), "outcome": note}))
-    reminder.update(actions=actions, condition=ReminderRecord.claim_token == token)
+    detail = {**(claimed.detail or {}), "outcome": note} if note else None
+    reminder_store.finish(claimed, state=state, at=now, message_id=message_id, detail=detail)
 
 
-def _give_up_if_hopeless(item: ReminderRecord, now: datetime) -> None:
+def _give_up_if_hopeless(item: StoredReminder, now: datetime) -> None:
     if int(item.attempts or 0) < MAX_ATTEMPTS:
         return
-    try:
-        item.update(actions=[ReminderRecord.state.set(FAILED), ReminderRecord.pending_shard.remove()],
-                    condition=ReminderRecord.state == PENDING)
-    except UpdateError:
+    if not reminder_store.give_up(item):
         return
     record = store.find_contract(item.tenant_id, item.contract_id)
     if record is not None:
@@ -290,7 +274,7 @@ def _give_up_if_hopeless(item: ReminderRecord, now: datetime) -> None:
 # --- emails ---------------------------------------------------------------------------------------
 
 
-def _zone(item: ReminderRecord, settings: TenantSettings) -> ZoneInfo:
+def _zone(item: StoredReminder, settings: TenantSettings) -> ZoneInfo:
     """The contract's zone, as planned (stored with the item, so no contract read is needed)."""
     name = (item.detail or {}).get("time_zone")
     if name:
@@ -300,115 +284,109 @@ def _zone(item: ReminderRecord, settings: TenantSettings) -> ZoneInfo:
     return contract_zone((record.document if record else None) or {}, settings)
 
 
-def _defer_to_business_hours(item: ReminderRecord, settings: TenantSettings, zone: ZoneInfo,
+def _defer_to_business_hours(item: StoredReminder, settings: TenantSettings, zone: ZoneInfo,
                              now: datetime) -> bool:
     """Moves an item found outside business hours to the next business morning (True if moved)."""
 
     if in_business_hours(settings, zone, now):
         return False
     morning = business_moment(settings, zone, now)
-    wall = store.now_utc()
-    try:
-        item.update(actions=[ReminderRecord.due_at.set(morning)],
-                    condition=(ReminderRecord.state == PENDING)
-                    & (ReminderRecord.claimed_until.does_not_exist() | (ReminderRecord.claimed_until < wall)))
-    except UpdateError:
-        pass  # claimed or finished meanwhile: nothing to move
+    reminder_store.defer(item, morning, wall=store.now_utc())  # claimed or finished meanwhile: nothing moves
     return True
 
 
-def _settled(record: ContractRecord, item: ReminderRecord) -> bool:
+def _settled(record: StoredContract, item: StoredReminder) -> bool:
     milestone_id = (item.detail or {}).get("milestone_id")
     state = (record.milestones or {}).get(milestone_id) if milestone_id else None
-    return bool(state) and state.get("status") in ("paid", "delivered")
+    return isinstance(state, dict) and state.get("status") in ("paid", "delivered")
 
 
-def _deliver(item: ReminderRecord, run: _Run) -> str:
+def _deliver(item: StoredReminder, run: _Run) -> str:
     now = run.now
     settings = run.settings(item.tenant_id)
     if _defer_to_business_hours(item, settings, _zone(item, settings), now):
         return "deferred"
-    token = _claim(item)
-    if token is None:
+    claimed = _claim(item, run)
+    if claimed is None:
         return "claimed elsewhere"
-    record = store.find_contract(item.tenant_id, item.contract_id)
+    record = store.find_contract(claimed.tenant_id, claimed.contract_id)
     if record is None or record.status not in IN_FORCE:
-        _finish(item, token, CANCELLED, now, None, note=f"contract {record.status if record else 'gone'}")
+        _finish(claimed, CANCELLED, now, None, note=f"contract {record.status if record else 'gone'}")
         return "cancelled"
-    if _settled(record, item):  # a payment recorded after the plan was made; re-planning also cancels it
-        _finish(item, token, CANCELLED, now, None, note="milestone settled")
+    if _settled(record, claimed):  # a payment recorded after the plan was made; re-planning also cancels it
+        _finish(claimed, CANCELLED, now, None, note="milestone settled")
         return "cancelled"
 
-    email = compose(record, item, now, settings)
+    email = compose(record, claimed, now, settings)
 
     try:
         message_id = mailer.send(email)  # botocore has already retried throttling and transient errors
     except RetryableError as err:
-        _release(item, token)  # nothing was sent: the item stays pending for the page's retry
+        _release(claimed)  # nothing was sent: the item stays pending for the page's retry
         raise SesBusy(str(err)) from err
-    _finish(item, token, SENT, now, message_id)
+    _finish(claimed, SENT, now, message_id)
     store.append_event(record, "reminder_sent", {
-        "kind": item.kind, "key": item.reminder_key, "to": list(item.to), "cc": list(item.cc),
-        "subject": email.subject, "due_at": item.due_at.isoformat(), "message_id": message_id}, at=now)
+        "kind": claimed.kind, "key": claimed.reminder_key, "to": list(claimed.to), "cc": list(claimed.cc),
+        "subject": email.subject, "due_at": claimed.due_at.isoformat(), "message_id": message_id}, at=now)
     return "sent"
 
 
 # --- transitions ----------------------------------------------------------------------------------
 
 
-def _apply_transition(item: ReminderRecord, run: _Run) -> str:
+def _apply_transition(item: StoredReminder, run: _Run) -> str:
 
 
     now = run.now
-    token = _claim(item)
-    if token is None:
+    claimed = _claim(item, run)
+    if claimed is None:
         return "claimed elsewhere"
-    detail = item.detail or {}
+    detail = claimed.detail or {}
     target = Status(detail["target"])
-    record = store.find_contract(item.tenant_id, item.contract_id)
+    record = store.find_contract(claimed.tenant_id, claimed.contract_id)
     if record is None or record.status not in IN_FORCE:
-        _finish(item, token, CANCELLED, now, None, note=f"contract {record.status if record else 'gone'}")
+        _finish(claimed, CANCELLED, now, None, note=f"contract {record.status if record else 'gone'}")
         return "cancelled"
     term = term_from_json(detail["term"])
     new_term = term_from_json(detail["new_term"]) if detail.get("new_term") else None
     current = _current_term(record)
     if new_term is not None and current == new_term:
         # Applied by a run that died before marking it: finish what it started.
-        replan_contract(record, now=now, keep=[item.reminder_key])
-        _finish(item, token, APPLIED, now, None, note="applied earlier")
+        replan_contract(record, now=now, keep=[claimed.reminder_key])
+        _finish(claimed, APPLIED, now, None, note="applied earlier")
         return "applied"
     if current != term:
-        _finish(item, token, CANCELLED, now, None, note="the term changed")
+        _finish(claimed, CANCELLED, now, None, note="the term changed")
         return "cancelled"
     if not can_move(record.status, target):
-        _finish(item, token, APPLIED, now, None, note=f"already {record.status}")
+        _finish(claimed, APPLIED, now, None, note=f"already {record.status}")
         return "skipped"
-    at = item.due_at
+    at = claimed.due_at
     event_detail: dict[str, Any] = {"term_start": term.start.isoformat(), "term_end": term.end.isoformat()}
-    actions = []
+    changes = store.NO_CHANGES
     # The reason travels with the status in the CRM callback (and shows as the contract's status_reason).
     reason = {Status.EXPIRING: f"the term ends on {term.end.isoformat()}",
               Status.EXPIRED: f"the term ended on {term.end.isoformat()}"}.get(target)
     if target == Status.RENEWED and new_term is not None:
-        actions.append(ContractRecord.term.set(detail["new_term"]))
+        changes = store.ContractChanges(term=detail["new_term"])
         event_detail.update(previous_term={"start": term.start.isoformat(), "end": term.end.isoformat()},
                             term={"start": new_term.start.isoformat(), "end": new_term.end.isoformat()},
                             renewals=int(detail["new_term"].get("renewals", 1)))
         reason = f"renewed automatically for the term {new_term.start.isoformat()} to {new_term.end.isoformat()}"
     event_detail["reason"] = reason
     try:
-        moved = transition(record, target, event_type=target.value, detail=event_detail, actions=actions,
+        moved = transition(record, target, event_type=target.value, detail=event_detail, changes=changes,
                            reason=reason, at=at)
     except store.StaleStatus:
-        _release(item, token)
+        _release(claimed)
         return "skipped"  # the status moved meanwhile; the next run looks again
     if target != Status.EXPIRING:
         # A new term needs its reminders; an ended contract has none left pending.
-        replan_contract(moved, now=now, keep=[item.reminder_key])
-    _finish(item, token, APPLIED, now, None)
+        replan_contract(moved, now=now, keep=[claimed.reminder_key])
+    _finish(claimed, APPLIED, now, None)
     logger.info("contract transition", extra={"contract_id": record.contract_id, "to": target.value})
     return "applied"
 
 
-def _current_term(record: ContractRecord) -> Any:
+def _current_term(record: StoredContract) -> Any:
     return contract_term(record.document or {}, record.term or None)

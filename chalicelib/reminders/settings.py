@@ -216,22 +216,36 @@ class TenantSettings:
             if len(problems) == before:
                 kwargs[name] = value
 
+        # Each parser is bound to its field's name now (a plain lambda in the loop would see the
+        # loop's last name).
+        def as_given(name: str) -> Callable[[], object]:
+            return lambda: data[name]
+
+        def dates(name: str) -> Callable[[], object]:
+            return lambda: frozenset(_parse_dates(problems, name, data[name]))
+
+        def listed(name: str) -> Callable[[], object]:
+            return lambda: tuple(_as_list(problems, name, data[name]))
+
+        def section(name: str, kind: type[PaymentSettings] | type[DeliverySettings]) -> Callable[[], object]:
+            return lambda: _parse_section(problems, name, kind, data[name])
+
         for name in ("time_zone", "renewal_send_buffer_days"):
             if data.get(name) is not None:
-                put(name, lambda name=name: data[name])
+                put(name, as_given(name))
         if data.get("business_hours") is not None:
             put("business_hours", lambda: _parse_hours(problems, data["business_hours"]))
         if data.get("business_days") is not None:
             put("business_days", lambda: frozenset(_parse_weekdays(problems, data["business_days"])))
         for name in ("holidays", "make_up_workdays"):
             if data.get(name) is not None:
-                put(name, lambda name=name: frozenset(_parse_dates(problems, name, data[name])))
+                put(name, dates(name))
         for name in ("expiry_ladder_days", "renewal_notice_lead_days", "reminder_cc"):
             if data.get(name) is not None:
-                put(name, lambda name=name: tuple(_as_list(problems, name, data[name])))
+                put(name, listed(name))
         for name, kind in (("payment", PaymentSettings), ("delivery", DeliverySettings)):
             if data.get(name) is not None:
-                put(name, lambda name=name, kind=kind: _parse_section(problems, name, kind, data[name]))
+                put(name, section(name, kind))
 
         settings = _collect(problems, lambda: cls(**kwargs))
         if problems or settings is None:
@@ -290,7 +304,8 @@ def _parse_hours(problems: list[Problem], value: object) -> BusinessHours | None
     }
     if len(problems) > before:
         return None
-    return _collect(problems, lambda: BusinessHours(**times))
+    given = {name: at for name, at in times.items() if at is not None}  # a None was counted as a problem
+    return _collect(problems, lambda: BusinessHours(**given))
 
 
 def _parse_section(

@@ -186,7 +186,7 @@ def environment_for(overrides: TemplateOverrides | None, tenant_id: str | None) 
     env = get_environment()
     if overrides is None or tenant_id is None:
         return env
-    loader = TenantOverrideLoader(overrides, tenant_id, fallback=env.loader)
+    loader: Any = TenantOverrideLoader(overrides, tenant_id, fallback=env.loader)  # a loader by duck typing
     return env.overlay(loader=loader, cache_size=0)
 
 
@@ -228,7 +228,8 @@ class TenantOverrideLoader:
             raise TemplateNotFound(template)
         source = self._override(template)
         if source is None:
-            return self.fallback.get_source(environment, template)
+            found: tuple[str, str | None, Callable[[], bool] | None] = self.fallback.get_source(environment, template)
+            return found
         self.overridden.add(template)
         return source, f"tenant:{self.tenant_id}/{template}", lambda: False
 

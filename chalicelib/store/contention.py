@@ -4,11 +4,19 @@ A conditional write that fails because its condition no longer holds is an answe
 move another writer made first). DynamoDB can also refuse a write for reasons that say nothing about
 the data: a concurrent transaction on the same item (`TransactionConflict`), throttling, an
 internal error. Those must be retried (an SQS job is re-run, a CRM or DocuSign is answered 503 with
-Retry-After), never taken for a lost race and never turned into a 500."""
+Retry-After), never taken for a lost race and never turned into a 500.
+
+PynamoDB's exceptions stay inside chalicelib.store: every public operation is `translated`, so a
+failure leaves it as StoreError (NotStored for a read by key of nothing), which says whether it was
+transient; the web edge answers 503 for those and 500 for the rest."""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PynamoDBException
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib.core.errors import RetryableError
 
@@ -45,3 +53,38 @@ def raise_if_transient(err: PynamoDBException) -> None:
 def _codes(err: PynamoDBException) -> str:
     reasons = [r.code for r in getattr(err, "cancellation_reasons", None) or [] if r is not None]
     return ", ".join(reasons) or str(err.cause_response_code or type(err).__name__)
+
+
+class StoreError(Exception):
+    """A store operation failed for a reason that is not an answer about the data."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient  # retrying shortly may succeed (busy, throttled): 503, not 500
+
+    @classmethod
+    def of(cls, err: PynamoDBException) -> StoreError:
+        if isinstance(err, DoesNotExist):
+            return NotStored(str(err))
+        return cls(str(err), transient=is_transient(err))
+
+
+class NotStored(StoreError):
+    """Read by its key, the item is not there (an operation whose caller knows it exists)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def translated(operation: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A store operation whose PynamoDB failures leave it as StoreError (ours pass unchanged)."""
+
+    @functools.wraps(operation)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return operation(*args, **kwargs)
+        except PynamoDBException as err:
+            raise StoreError.of(err) from err
+
+    return wrapper

@@ -1,23 +1,30 @@
-"""The contract repository: idempotent creation, monotonic status moves, the timeline."""
+"""The contract repository: idempotent creation, monotonic status moves, the timeline.
+
+Services see contracts as `StoredContract` values (chalicelib.contracts.stored): every read here
+converts the row, every write takes the value back and changes only what its operation names
+(`ContractChanges` for the fields that move with a status or on their own). The conditions that make
+writes safe against concurrent writers are all here, next to the row."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.contracts.approval import document_version
 from chalicelib.contracts.lifecycle import Status, check_move, sources_of
-from chalicelib.store.contention import StoreBusy, raise_if_transient
+from chalicelib.contracts.stored import SignerProgress, StoredContract, StoredDocument, TimelineEvent
+from chalicelib.store.contention import StoreBusy, StoreError, raise_if_transient, translated
+from chalicelib.store.keys import StoredKey, stored_key
 from chalicelib.store.models import ContractRecord, DocumentRef, EventRecord, KeyRecord, SignerState
 
 # A CRM retries for up to ~3 days (HubSpot, Standard Webhooks); keep delivery ids a day longer.
@@ -48,9 +55,104 @@ def _cached_connection(region: str, host: str | None, _endpoint: str | None) -> 
     return Connection(region=region, host=host)
 
 
+# --- rows <-> values ------------------------------------------------------------------------------
+
+
+def _document(ref: DocumentRef | None) -> StoredDocument | None:
+    if ref is None:
+        return None
+    return StoredDocument(key=ref.key, sha256=ref.sha256, version_id=ref.version_id,
+                          template_version=ref.template_version)
+
+
+def _document_ref(document: StoredDocument) -> DocumentRef:
+    return DocumentRef(  # type: ignore[no-untyped-call]  # PynamoDB's MapAttribute has an untyped __init__
+        key=document.key, sha256=document.sha256, version_id=document.version_id,
+        template_version=document.template_version)
+
+
+def _progress(state: SignerState) -> SignerProgress:
+    return SignerProgress(position=int(state.position), recipient_id=state.recipient_id, name=state.name,
+                          email=state.email, routing_order=int(state.routing_order), delivery=state.delivery,
+                          status=state.status, signed_at=state.signed_at, declined_reason=state.declined_reason)
+
+
+def _signer_state(signer: SignerProgress) -> SignerState:
+    return SignerState(  # type: ignore[no-untyped-call]  # as DocumentRef
+        position=signer.position, recipient_id=signer.recipient_id, name=signer.name, email=signer.email,
+        routing_order=signer.routing_order, delivery=signer.delivery, status=signer.status,
+        signed_at=signer.signed_at, declined_reason=signer.declined_reason)
+
+
+def stored_contract(row: ContractRecord) -> StoredContract:
+    """The value of a contracts-table row (every read goes through here)."""
+    return StoredContract(
+        tenant_id=row.tenant_id, contract_id=row.contract_id, source_id=row.source_id,
+        crm_record_id=row.crm_record_id, contract_type=row.contract_type, number=row.number, locale=row.locale,
+        status=row.status, status_reason=row.status_reason, document=row.document,
+        envelope_id=row.envelope_id, envelope_status=row.envelope_status, last_connect_at=row.last_connect_at,
+        signers=tuple(_progress(s) for s in row.signers or ()), rendered=_document(row.rendered),
+        signed=_document(row.signed), callback_url=row.callback_url, approval_required=bool(row.approval_required),
+        approved_version=row.approved_version, document_version=row.document_version, milestones=row.milestones,
+        term=row.term, created_at=row.created_at, updated_at=row.updated_at, version=row.version,
+    )
+
+
+def _row(contract: StoredContract) -> ContractRecord:
+    """The row a write starts from: the value as read, its version included (PynamoDB counts it up
+    on every write, and conditions on it where a write must see nothing changed since the read)."""
+    return ContractRecord(
+        tenant_id=contract.tenant_id, contract_id=contract.contract_id, source_id=contract.source_id,
+        crm_record_id=contract.crm_record_id, contract_type=contract.contract_type, number=contract.number,
+        locale=contract.locale, status=contract.status, status_reason=contract.status_reason,
+        document=contract.document, envelope_id=contract.envelope_id, envelope_status=contract.envelope_status,
+        last_connect_at=contract.last_connect_at, signers=[_signer_state(s) for s in contract.signers],
+        rendered=_document_ref(contract.rendered) if contract.rendered else None,
+        signed=_document_ref(contract.signed) if contract.signed else None,
+        callback_url=contract.callback_url, approval_required=contract.approval_required,
+        approved_version=contract.approved_version, document_version=contract.document_version,
+        milestones=contract.milestones, term=contract.term, created_at=contract.created_at,
+        updated_at=contract.updated_at, version=contract.version,
+    )
+
+
+@dataclass(frozen=True)
+class ContractChanges:
+    """Fields a write sets besides the status (None: left as stored)."""
+
+    envelope_id: str | None = None
+    envelope_status: str | None = None
+    last_connect_at: str | None = None
+    rendered: StoredDocument | None = None
+    approval_required: bool | None = None
+    approved_version: str | None = None
+    term: dict[str, Any] | None = None  # the term in force after a renewal
+
+    def actions(self) -> list[Action]:
+        actions: list[Action] = []
+        if self.envelope_id is not None:
+            actions.append(ContractRecord.envelope_id.set(self.envelope_id))
+        if self.envelope_status is not None:
+            actions.append(ContractRecord.envelope_status.set(self.envelope_status))
+        if self.last_connect_at is not None:
+            actions.append(ContractRecord.last_connect_at.set(self.last_connect_at))
+        if self.rendered is not None:
+            actions.append(ContractRecord.rendered.set(_document_ref(self.rendered)))
+        if self.approval_required is not None:
+            actions.append(ContractRecord.approval_required.set(self.approval_required))
+        if self.approved_version is not None:
+            actions.append(ContractRecord.approved_version.set(self.approved_version))
+        if self.term is not None:
+            actions.append(ContractRecord.term.set(self.term))
+        return actions
+
+
+NO_CHANGES = ContractChanges()
+
+
 @dataclass(frozen=True)
 class CreateResult:
-    contract: ContractRecord
+    contract: StoredContract
     created: bool  # False: a repeat delivery or a CRM record we already hold
 
 
@@ -69,13 +171,14 @@ def _event(
     )
 
 
+@translated
 def create_contract(
     *,
     tenant_id: str,
     source_id: str,
     delivery_id: str,
     document: Mapping[str, Any],
-    signers: Iterable[SignerState],
+    signers: Iterable[SignerProgress],
     callback_url: str | None,
     event_detail: Mapping[str, Any] | None = None,
 ) -> CreateResult:
@@ -99,7 +202,7 @@ def create_contract(
         status=Status.RECEIVED.value,
         document=dict(document),
         document_version=document_version(document),
-        signers=list(signers),
+        signers=[_signer_state(s) for s in signers],
         callback_url=callback_url,
         created_at=now,
         updated_at=now,
@@ -132,6 +235,7 @@ def create_contract(
     return CreateResult(get_contract(tenant_id, contract_id), created=True)
 
 
+@translated
 def remember_delivery(tenant_id: str, source_id: str, delivery_id: str, contract_id: str) -> None:
     """Records a delivery id that resolved to an existing contract, so its retries answer the same."""
     now = now_utc()
@@ -147,15 +251,17 @@ def remember_delivery(tenant_id: str, source_id: str, delivery_id: str, contract
         pass
 
 
-def find_by_delivery(source_id: str, delivery_id: str, tenant_id: str | None = None) -> ContractRecord | None:
+@translated
+def find_by_delivery(source_id: str, delivery_id: str, tenant_id: str | None = None) -> StoredContract | None:
     return _resolve_key(f"delivery#{source_id}#{delivery_id}", tenant_id)
 
 
-def find_by_crm_record(tenant_id: str, crm_record_id: str) -> ContractRecord | None:
+@translated
+def find_by_crm_record(tenant_id: str, crm_record_id: str) -> StoredContract | None:
     return _resolve_key(f"crm#{tenant_id}#{crm_record_id}", tenant_id)
 
 
-def _resolve_key(key: str, tenant_id: str | None) -> ContractRecord | None:
+def _resolve_key(key: str, tenant_id: str | None) -> StoredContract | None:
     """The contract a claim points at, only if it is the expected tenant's: keys are built from ids
     that cannot hold the separator (validated at the edge), and a lookup checks what it found too."""
     try:
@@ -179,25 +285,59 @@ def storable_key(value: str, limit: int) -> bool:
     return 0 < len(value.encode("utf-8", "surrogatepass")) <= limit
 
 
-def find_contract(tenant_id: str, contract_id: str) -> ContractRecord | None:
+@translated
+def find_contract(tenant_id: str, contract_id: str) -> StoredContract | None:
     # A path's contract id is anything a caller sends: one too long for a key is no contract (404), not a 500.
     if not (storable_key(tenant_id, MAX_PARTITION_KEY_BYTES) and storable_key(contract_id, MAX_SORT_KEY_BYTES)):
         return None
     try:
-        return ContractRecord.get(tenant_id, contract_id, consistent_read=True)
+        return stored_contract(ContractRecord.get(tenant_id, contract_id, consistent_read=True))
     except DoesNotExist:
         return None
 
 
-def get_contract(tenant_id: str, contract_id: str) -> ContractRecord:
-    return ContractRecord.get(tenant_id, contract_id, consistent_read=True)
+@translated
+def get_contract(tenant_id: str, contract_id: str) -> StoredContract:
+    """The contract, which must exist (NotStored otherwise)."""
+    return stored_contract(ContractRecord.get(tenant_id, contract_id, consistent_read=True))
 
 
-def find_by_envelope(envelope_id: str) -> ContractRecord | None:
+@translated
+def find_by_envelope(envelope_id: str) -> StoredContract | None:
     for hit in ContractRecord.by_envelope.query(envelope_id, limit=1):
         # The index is eventually consistent: read the item itself.
         return find_contract(hit.tenant_id, hit.contract_id)
     return None
+
+
+def tenant_contracts(tenant_id: str, *, statuses: Iterable[str] = (), contract_type: str | None = None,
+                     start_key: dict[str, Any] | None = None, page_size: int | None = None,
+                     ) -> Iterator[StoredContract]:
+    """The tenant's contracts in contract id order from `start_key` (DynamoDB's exclusive start key),
+    filtered by status and type in the store; read page by page as the caller iterates."""
+    wanted = tuple(statuses)
+    condition: Any = None
+    if wanted:
+        condition = ContractRecord.status.is_in(*wanted)
+    if contract_type:
+        type_condition = ContractRecord.contract_type == contract_type
+        condition = type_condition if condition is None else condition & type_condition
+    return _contracts(lambda: ContractRecord.query(tenant_id, filter_condition=condition,
+                                                   last_evaluated_key=start_key, page_size=page_size))
+
+
+def contracts_created_between(tenant_id: str, lower: datetime, upper: datetime) -> Iterator[StoredContract]:
+    """The tenant's contracts created in [lower, upper] (a query of its partition, never a scan)."""
+    return _contracts(lambda: ContractRecord.query(
+        tenant_id, filter_condition=ContractRecord.created_at.between(lower, upper)))
+
+
+def _contracts(query: Callable[[], Iterable[ContractRecord]]) -> Iterator[StoredContract]:
+    try:
+        for row in query():
+            yield stored_contract(row)
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
 
 
 class StaleStatus(Exception):
@@ -209,25 +349,27 @@ def step_key(tenant_id: str, contract_id: str, step: str) -> str:
     return f"step#{tenant_id}#{contract_id}#{step}"
 
 
-def _step_marker(contract: ContractRecord, step: str, now: datetime) -> KeyRecord:
+def _step_marker(contract: StoredContract, step: str, now: datetime) -> KeyRecord:
     return KeyRecord(key=step_key(contract.tenant_id, contract.contract_id, step), tenant_id=contract.tenant_id,
                      contract_id=contract.contract_id, created_at=now)
 
 
+@translated
 def move_status(
-    contract: ContractRecord,
+    contract: StoredContract,
     target: Status,
     *,
     event_type: str,
     detail: Mapping[str, Any] | None = None,
-    actions: Iterable[Action] = (),
+    changes: ContractChanges = NO_CHANGES,
     reason: str | None = None,
     at: datetime | None = None,
     step: str | None = None,
     expect_version: str | None = None,
-) -> ContractRecord:
+) -> StoredContract:
     """Moves the contract to `target` only if the stored status still allows it, and appends the
-    event in the same transaction. Raises StaleStatus when another writer got there first.
+    event in the same transaction, with the `changes` that go with the move. Raises StaleStatus when
+    another writer got there first.
 
     A `step` (e.g. `envelope_sent#<envelope id>`) makes the move once-only by construction: its
     marker is written in the same transaction only if absent, so two writers that both saw the old
@@ -241,7 +383,7 @@ def move_status(
     update_actions = [
         ContractRecord.status.set(target.value),
         ContractRecord.updated_at.set(now_utc()),
-        *actions,
+        *changes.actions(),
     ]
     update_actions.append(
         ContractRecord.status_reason.set(reason) if reason else ContractRecord.status_reason.remove()
@@ -253,7 +395,7 @@ def move_status(
             if expect_version is not None:
                 condition &= (ContractRecord.document_version == expect_version) | \
                     ContractRecord.document_version.does_not_exist()
-            tx.update(contract, actions=update_actions, condition=condition, add_version_condition=False)
+            tx.update(_row(contract), actions=update_actions, condition=condition, add_version_condition=False)
             tx.save(event)
             if step:
                 tx.save(_step_marker(contract, step, now_utc()), condition=KeyRecord.key.does_not_exist())
@@ -263,10 +405,19 @@ def move_status(
     return get_contract(contract.tenant_id, contract.contract_id)
 
 
-def update_fields(contract: ContractRecord, actions: Iterable[Action]) -> ContractRecord:
-    """A field update that does not change the status (signer progress, document refs)."""
+@translated
+def update_fields(contract: StoredContract, changes: ContractChanges) -> StoredContract:
+    """A field update that does not change the status (the envelope, the rendered document)."""
+    return update_attributes(contract, changes.actions())
+
+
+@translated
+def update_attributes(contract: StoredContract, actions: Iterable[Action]) -> StoredContract:
+    """The write under `update_fields`, in PynamoDB's terms (for this package, and for tests that set
+    what no service sets): conditional on the status read; answers the contract as now stored."""
+    row = _row(contract)
     try:
-        contract.update(
+        row.update(
             actions=[*actions, ContractRecord.updated_at.set(now_utc())],
             condition=ContractRecord.status == contract.status,
             add_version_condition=False,
@@ -274,10 +425,11 @@ def update_fields(contract: ContractRecord, actions: Iterable[Action]) -> Contra
     except UpdateError as err:
         raise_if_transient(err)
         raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err
-    return contract
+    return stored_contract(row)
 
 
-def record_archived(contract: ContractRecord, ref: DocumentRef, detail: Mapping[str, Any]) -> ContractRecord:
+@translated
+def record_archived(contract: StoredContract, ref: StoredDocument, detail: Mapping[str, Any]) -> StoredContract:
     """Records the signed document of the contract's envelope, once: the reference, its `archived`
     event and the step marker in one transaction, only while no signed document is recorded. Two
     archive jobs for one contract (SQS delivers at least once) cannot both record one; the loser
@@ -286,7 +438,8 @@ def record_archived(contract: ContractRecord, ref: DocumentRef, detail: Mapping[
     event = _event(contract.tenant_id, contract.contract_id, "archived", contract.status, detail)
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.update(contract, actions=[ContractRecord.signed.set(ref), ContractRecord.updated_at.set(now)],
+            tx.update(_row(contract), actions=[ContractRecord.signed.set(_document_ref(ref)),
+                                               ContractRecord.updated_at.set(now)],
                       condition=(ContractRecord.status == contract.status) & ContractRecord.signed.does_not_exist(),
                       add_version_condition=False)
             tx.save(event)
@@ -298,7 +451,8 @@ def record_archived(contract: ContractRecord, ref: DocumentRef, detail: Mapping[
     return get_contract(contract.tenant_id, contract.contract_id)
 
 
-def update_signers(contract: ContractRecord, changed: Mapping[int, tuple[str, SignerState]]) -> ContractRecord:
+@translated
+def update_signers(contract: StoredContract, changed: Mapping[int, tuple[str, SignerProgress]]) -> StoredContract:
     """Records signers' progress, each signer on its own: `changed` maps a signer's index in the list
     to (the status this writer read, its new state). The write touches only those signers and holds
     only if each still has the status read, so two Connect messages about different signers (they
@@ -314,24 +468,46 @@ def update_signers(contract: ContractRecord, changed: Mapping[int, tuple[str, Si
             actions.append(path.declined_reason.set(signer.declined_reason))  # type: ignore[attr-defined]
         guard = path.status == read_status  # type: ignore[attr-defined]
         condition = guard if condition is None else condition & guard
+    row = _row(contract)
     try:
-        contract.update(actions=actions, condition=condition, add_version_condition=False)
+        row.update(actions=actions, condition=condition, add_version_condition=False)
     except UpdateError as err:
         raise_if_transient(err)
         raise StaleStatus(f"{contract.contract_id}: a signer changed concurrently") from err
-    return contract
+    return stored_contract(row)
 
 
+@translated
+def record_milestones(contract: StoredContract, milestones: Mapping[str, Any], recorded_at: datetime,
+                      open_statuses: Iterable[str]) -> StoredContract:
+    """Stores the contract's execution (`milestones`) only if nothing was written to it since it was
+    read (its version: two concurrent payments add up instead of one overwriting the other) and its
+    status is still one of `open_statuses`. Any refusal, a busy store's included, is StaleStatus: the
+    caller reads again and re-applies."""
+    row = _row(contract)
+    try:
+        row.update(actions=[ContractRecord.milestones.set(dict(milestones)),
+                            ContractRecord.updated_at.set(recorded_at)],
+                   condition=ContractRecord.status.is_in(*open_statuses))
+    except UpdateError as err:
+        raise StaleStatus(f"{contract.contract_id}: changed while its execution was recorded") from err
+    return stored_contract(row)
+
+
+@translated
 def append_event(
-    contract: ContractRecord, type_: str, detail: Mapping[str, Any] | None = None, at: datetime | None = None
+    contract: StoredContract, type_: str, detail: Mapping[str, Any] | None = None, at: datetime | None = None
 ) -> None:
     _event(contract.tenant_id, contract.contract_id, type_, contract.status, detail, at).save()
 
 
-def timeline(tenant_id: str, contract_id: str) -> list[EventRecord]:
-    return list(EventRecord.query(contract_key(tenant_id, contract_id), consistent_read=True))
+@translated
+def timeline(tenant_id: str, contract_id: str) -> list[TimelineEvent]:
+    return [TimelineEvent(type=e.type, at=e.at, status=e.status, detail=e.detail)
+            for e in EventRecord.query(contract_key(tenant_id, contract_id), consistent_read=True)]
 
 
+@translated
 def claim_once(key: str, ttl: timedelta, *, tenant_id: str | None = None, contract_id: str | None = None) -> bool:
     """True the first time a key is claimed (Connect message dedupe, one-shot actions)."""
     now = now_utc()
@@ -357,25 +533,26 @@ def release_claim(key: str) -> None:
 REJECTED_INTAKE_TTL = timedelta(days=30)
 
 
+@translated
 def replace_document(
-    contract: ContractRecord,
+    contract: StoredContract,
     document: Mapping[str, Any],
-    signers: Iterable[SignerState],
+    signers: Iterable[SignerProgress],
     *,
     event_type: str,
     detail: Mapping[str, Any] | None = None,
     back_to_approval: Mapping[str, Any] | None = None,
-) -> ContractRecord:
+) -> StoredContract:
     """Replaces the canonical document (and the signers derived from it) of a contract that has not
     been sent, with its event, in one transaction conditional on the status the caller saw: a send
     job that got there first makes this raise StaleStatus instead of changing what is being sent.
     `back_to_approval` (the `approval_required` event's detail) moves an approved contract back to
     `pending_approval` in the same transaction, so no send job can see the new document as approved."""
     callback_url = document.get("callback_url")
-    actions = [
+    actions: list[Action] = [
         ContractRecord.document.set(dict(document)),
         ContractRecord.document_version.set(document_version(document)),
-        ContractRecord.signers.set(list(signers)),
+        ContractRecord.signers.set([_signer_state(s) for s in signers]),
         ContractRecord.number.set(str(document["number"])),
         ContractRecord.contract_type.set(str(document["type"])),
         ContractRecord.locale.set(str(document["locale"])),
@@ -391,7 +568,7 @@ def replace_document(
                        back_to_approval)
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.update(contract, actions=actions, condition=ContractRecord.status == contract.status,
+            tx.update(_row(contract), actions=actions, condition=ContractRecord.status == contract.status,
                       add_version_condition=False)
             tx.save(event)
             if moved is not None:
@@ -402,6 +579,7 @@ def replace_document(
     return get_contract(contract.tenant_id, contract.contract_id)
 
 
+@translated
 def record_rejected_intake(
     tenant_id: str, source_id: str, delivery_id: str, detail: Mapping[str, Any], contract_id: str | None = None,
 ) -> None:
@@ -412,8 +590,9 @@ def record_rejected_intake(
               detail=dict(detail), created_at=now, expires_at=now + REJECTED_INTAKE_TTL).save()
 
 
-def find_rejected_intake(source_id: str, delivery_id: str) -> KeyRecord | None:
+@translated
+def find_rejected_intake(source_id: str, delivery_id: str) -> StoredKey | None:
     try:
-        return KeyRecord.get(f"rejected#{source_id}#{delivery_id}", consistent_read=True)
+        return stored_key(KeyRecord.get(f"rejected#{source_id}#{delivery_id}", consistent_read=True))
     except DoesNotExist:
         return None

@@ -3,43 +3,43 @@ encrypted; see infra/)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
+from chalicelib.contracts.stored import StoredDocument
 from chalicelib.core.aws import client
 from chalicelib.core.config import settings
-from chalicelib.store.models import DocumentRef
 
 
-def _put(key: str, body: bytes, content_type: str) -> DocumentRef:
+def _put(key: str, body: bytes, content_type: str) -> StoredDocument:
     digest = hashlib.sha256(body).hexdigest()
     response = client("s3").put_object(
         Bucket=settings().archive_bucket, Key=key, Body=body, ContentType=content_type,
         ServerSideEncryption="AES256", Metadata={"sha256": digest},
     )
-    return DocumentRef(key=key, sha256=digest, version_id=response.get("VersionId"))
+    return StoredDocument(key=key, sha256=digest, version_id=response.get("VersionId"))
 
 
-def put_rendered(tenant_id: str, contract_id: str, html: str, template_version: str) -> DocumentRef:
+def put_rendered(tenant_id: str, contract_id: str, html: str, template_version: str) -> StoredDocument:
     body = html.encode("utf-8")
     ref = _put(f"rendered/{tenant_id}/{contract_id}/{hashlib.sha256(body).hexdigest()[:16]}.html", body,
                "text/html; charset=utf-8")
-    ref.template_version = template_version
-    return ref
+    return dataclasses.replace(ref, template_version=template_version)
 
 
-def put_signed(tenant_id: str, contract_id: str, envelope_id: str, pdf: bytes) -> DocumentRef:
+def put_signed(tenant_id: str, contract_id: str, envelope_id: str, pdf: bytes) -> StoredDocument:
     return _put(f"signed/{tenant_id}/{contract_id}/{envelope_id}.pdf", pdf, "application/pdf")
 
 
-def get_bytes(ref: DocumentRef) -> bytes:
+def get_bytes(ref: StoredDocument) -> bytes:
     kwargs = {"Bucket": settings().archive_bucket, "Key": ref.key}
     if ref.version_id:
         kwargs["VersionId"] = ref.version_id
-    return client("s3").get_object(**kwargs)["Body"].read()
+    return bytes(client("s3").get_object(**kwargs)["Body"].read())
 
 
-def presigned_url(ref: DocumentRef, expires_in: int = 300) -> str:
+def presigned_url(ref: StoredDocument, expires_in: int = 300) -> str:
     params = {"Bucket": settings().archive_bucket, "Key": ref.key}
     if ref.version_id:
         params["VersionId"] = ref.version_id
-    return client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+    return str(client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))

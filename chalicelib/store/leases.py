@@ -9,6 +9,7 @@ from types import TracebackType
 
 from pynamodb.exceptions import DeleteError, PutError
 
+from chalicelib.store.contention import translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import KeyRecord
 
@@ -20,6 +21,7 @@ class Lease:
         self.token = secrets.token_hex(8)
         self.held = False
 
+    @translated
     def __enter__(self) -> Lease:
         now = now_utc()
         record = KeyRecord(key=self.key, created_at=now, expires_at=now + self.duration, owner=self.token)
@@ -30,6 +32,7 @@ class Lease:
             self.held = False
         return self
 
+    @translated
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if not self.held:

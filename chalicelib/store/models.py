@@ -1,22 +1,37 @@
 """DynamoDB tables (PynamoDB), designed for the queries written next to each model.
 
-Every key is tenant-scoped. Table names come from the environment (SIGNBRIDGE_TABLE_PREFIX) when the
-module is imported; `bind_tables()` re-reads them (tests and the local stack). The endpoint follows
-botocore's AWS_ENDPOINT_URL, so the same code talks to moto locally and to DynamoDB in AWS.
+Only chalicelib.store uses these models: its modules offer named operations and hand out plain values
+(chalicelib.contracts.stored; StoredKey, Source, Tenant, Grant), and PynamoDB's exceptions leave them as
+chalicelib.store.contention.StoreError. Every key is tenant-scoped. Table names come from the
+environment (SIGNBRIDGE_TABLE_PREFIX) when the module is imported; `bind_tables()` re-reads them (tests
+and the local stack). The endpoint follows botocore's AWS_ENDPOINT_URL, so the same code talks to moto
+locally and to DynamoDB in AWS.
 
-Queries:
+Queries, and the operations that make them:
 - contract by id:              ContractRecord.get(tenant_id, contract_id)
+                               (contracts.find_contract, get_contract)
 - contract by CRM record:      KeyRecord "crm#{tenant}#{crm_record_id}" -> contract_id (also enforces
                                one contract per CRM record, in the create transaction)
+                               (contracts.find_by_crm_record, create_contract)
 - contract by envelope id:     ContractRecord.by_envelope.query(envelope_id)   (sparse GSI)
+                               (contracts.find_by_envelope)
 - a tenant's contracts:        ContractRecord.query(tenant_id, filter..., last_evaluated_key=cursor)
+                               (contracts.tenant_contracts, contracts_created_between)
 - timeline:                    EventRecord.query("{tenant}#{contract}")       (append-only, sorted)
+                               (contracts.timeline, append_event; moves write their event with them)
 - idempotency:                 KeyRecord conditional put (webhook deliveries, Connect events), with TTL
+                               (contracts.claim_once, remember_delivery, find_by_delivery; leases.Lease)
+- small named items:           KeyRecord get / put / delete (a checkpoint, a disabled callback
+                               endpoint, the DocuSign token cache)    (keys.find_key, key_exists, put_key)
 - reminders due now:           ReminderRecord.due_index.query(shard, due_at <= now) (sparse GSI: an
                                item leaves the index once sent, so a run reads only what is due)
                                — expiry/renewal transitions are items of kind "transition" there too
+                               (reminders.due_chunk, reminders_by_key; claim, finish, release)
 - a contract's reminders:      ReminderRecord.query("{tenant}#{contract}")  (re-planning reconciles them)
+                               (reminders.contract_reminders; add_pending, update_pending, revive,
+                               cancel_pending)
 - sources, tenants, API keys:  RegistryRecord.get("source#{id}" | "tenant#{id}" | "apikey#{sha256}")
+                               (registry.get_source, get_tenant, tenant_for_api_key, api_key_label)
 """
 
 from __future__ import annotations
@@ -56,7 +71,7 @@ class _Meta:
     max_retry_attempts = 3
 
 
-class SignerState(MapAttribute):
+class SignerState(MapAttribute[str, object]):
     position = NumberAttribute()  # 1-based index in the contract's signers[]
     recipient_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -68,7 +83,7 @@ class SignerState(MapAttribute):
     declined_reason = UnicodeAttribute(null=True)
 
 
-class DocumentRef(MapAttribute):
+class DocumentRef(MapAttribute[str, object]):
     key = UnicodeAttribute()
     sha256 = UnicodeAttribute()
     version_id = UnicodeAttribute(null=True)

@@ -6,18 +6,20 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib.core.aws import get_secret_json
 from chalicelib.core.secrets import usable_secrets
+from chalicelib.store.contention import StoreError, translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
 
+_T = TypeVar("_T")
 _CACHE_TTL_SECONDS = 60.0
 # Misses are cached too (an unknown source is asked about again and again), so the cache is bounded:
 # a caller cycling through made-up ids must not grow a warm Lambda's memory without end.
@@ -25,10 +27,10 @@ _CACHE_MAX_ENTRIES = 1024
 _cache: dict[str, tuple[float, Any]] = {}
 
 
-def _cached(key: str, load: Any) -> Any:
+def _cached(key: str, load: Callable[[], _T]) -> _T:
     hit = _cache.get(key)
     if hit and time.monotonic() - hit[0] < _CACHE_TTL_SECONDS:
-        return hit[1]
+        return cast(_T, hit[1])
     value = load()
     if key not in _cache and len(_cache) >= _CACHE_MAX_ENTRIES:
         _cache.pop(next(iter(_cache)))  # the oldest entry (dicts keep insertion order)
@@ -99,6 +101,7 @@ def _get(key: str) -> RegistryRecord | None:
         return None
 
 
+@translated
 def get_source(source_id: str) -> Source | None:
     # The id comes from the URL: one `admin sources add` would refuse was never stored. It is not
     # looked up (a key over DynamoDB's 2,048 bytes fails the read) nor cached.
@@ -122,6 +125,7 @@ def get_source(source_id: str) -> Source | None:
     return _cached(f"source#{source_id}", load)
 
 
+@translated
 def get_tenant(tenant_id: str) -> Tenant:
     def load() -> Tenant:
         item = _get(f"tenant#{tenant_id}")
@@ -135,9 +139,17 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+@translated
 def tenant_for_api_key(api_key: str) -> str | None:
     item = _get(f"apikey#{hash_api_key(api_key)}")
     return item.tenant_id if item else None
+
+
+@translated
+def api_key_label(api_key: str) -> str:
+    """The label an API key was given (`admin`), "" if none."""
+    item = _get(f"apikey#{hash_api_key(api_key)}")
+    return str(((item.data if item else None) or {}).get("label") or "").strip()
 
 
 # Tenant and source ids become parts of stored keys ("crm#{tenant}#{record}", "source#{id}"): a
@@ -155,12 +167,14 @@ def check_tenant_id(tenant_id: str) -> str:
     return tenant_id
 
 
+@translated
 def put_tenant(tenant_id: str, name: str, settings: dict[str, Any] | None = None) -> None:
     check_tenant_id(tenant_id)
     RegistryRecord(key=f"tenant#{tenant_id}", kind="tenant", tenant_id=tenant_id,
                    data={"name": name, "settings": settings or {}}, created_at=now_utc()).save()
 
 
+@translated
 def put_source(source: Source) -> None:
     check_tenant_id(source.tenant_id)
     RegistryRecord(
@@ -178,18 +192,22 @@ def iter_sources(tenant_id: str | None = None) -> Iterator[Source]:
     condition = RegistryRecord.kind == "source"
     if tenant_id is not None:
         condition = condition & (RegistryRecord.tenant_id == tenant_id)
-    for item in RegistryRecord.scan(condition):
-        data = item.data or {}
-        yield Source(
-            source_id=item.key.split("#", 1)[1],
-            tenant_id=item.tenant_id,
-            kind=data.get("kind", "generic"),
-            secret_id=data.get("secret_id"),
-            options=data.get("options") or {},
-            mapping=data.get("mapping"),
-        )
+    try:
+        for item in RegistryRecord.scan(condition):
+            data = item.data or {}
+            yield Source(
+                source_id=item.key.split("#", 1)[1],
+                tenant_id=item.tenant_id,
+                kind=data.get("kind", "generic"),
+                secret_id=data.get("secret_id"),
+                options=data.get("options") or {},
+                mapping=data.get("mapping"),
+            )
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
 
 
+@translated
 def put_api_key(tenant_id: str, api_key: str, label: str = "") -> None:
     RegistryRecord(key=f"apikey#{hash_api_key(api_key)}", kind="apikey", tenant_id=tenant_id,
                    data={"label": label}, created_at=now_utc()).save()

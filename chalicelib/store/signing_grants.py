@@ -19,7 +19,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
-from chalicelib.store.contention import raise_if_transient
+from chalicelib.store.contention import StoreError, raise_if_transient, translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import KeyRecord
 
@@ -62,6 +62,7 @@ def _unless_lost_race(err: PynamoDBException) -> None:
         raise err
 
 
+@translated
 def find_grant(tenant_id: str, contract_id: str, signer: int) -> Grant | None:
     try:
         item = KeyRecord.get(_key(tenant_id, contract_id, signer), consistent_read=True)
@@ -73,6 +74,7 @@ def find_grant(tenant_id: str, contract_id: str, signer: int) -> Grant | None:
     return grant
 
 
+@translated
 def live_grant(tenant_id: str, contract_id: str, signer: int, envelope_id: str, envelope_expires: datetime) -> Grant:
     """The signer's live grant for this envelope, made if there is none (or only a revoked one, or one
     for an earlier envelope). Two callers at once get the same grant."""
@@ -94,6 +96,7 @@ def live_grant(tenant_id: str, contract_id: str, signer: int, envelope_id: str, 
     raise RuntimeError("signing grant kept changing under us")
 
 
+@translated
 def revoke(tenant_id: str, contract_id: str, signer: int, reason: str, *, envelope_id: str | None = None) -> bool:
     """Marks the signer's live grant revoked (only the one for `envelope_id` if given); True if one was."""
     try:
@@ -119,6 +122,6 @@ def revoke_all(tenant_id: str, contract_id: str, signers: int, envelope_id: str 
     for position in range(1, signers + 1):
         try:
             revoke(tenant_id, contract_id, position, reason, envelope_id=envelope_id)
-        except (PynamoDBException, RetryableError) as err:
+        except (StoreError, RetryableError) as err:
             logger.warning("signing grant not revoked", extra={"contract_id": contract_id, "signer": position,
                                                                "error": type(err).__name__})

@@ -7,6 +7,7 @@ import time
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.store.contention import translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
 
@@ -21,6 +22,7 @@ def _key(tenant_id: str, template_name: str) -> str:
 class RegistryTemplateOverrides:
     """Implements chalicelib.rendering.overrides.TemplateOverrides over DynamoDB."""
 
+    @translated
     def get(self, tenant_id: str, template_name: str) -> str | None:
         key = _key(tenant_id, template_name)
         hit = _cache.get(key)
@@ -34,12 +36,14 @@ class RegistryTemplateOverrides:
         return source
 
 
+@translated
 def put_template_override(tenant_id: str, template_name: str, source: str) -> None:
     RegistryRecord(key=_key(tenant_id, template_name), kind="template", tenant_id=tenant_id,
                    data={"source": source}, created_at=now_utc()).save()
     _cache.pop(_key(tenant_id, template_name), None)
 
 
+@translated
 def delete_template_override(tenant_id: str, template_name: str) -> None:
     try:
         RegistryRecord.get(_key(tenant_id, template_name)).delete()

@@ -34,7 +34,6 @@ from chalicelib.reminders.milestones import milestones_view
 from chalicelib.reminders.planning import contract_zone
 from chalicelib.reminders.scheduling import tenant_settings
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
@@ -197,7 +196,7 @@ def analytics_summary(tenant_id: str, params: Mapping[str, str] | None) -> dict[
     lower = datetime.combine(start, time.min, tzinfo=UTC)
     upper = datetime.combine(end, time.max, tzinfo=UTC)
     facts: list[ContractFacts] = []
-    for record in ContractRecord.query(tenant_id, filter_condition=ContractRecord.created_at.between(lower, upper)):
+    for record in store.contracts_created_between(tenant_id, lower, upper):
         events = [(e.type, e.at) for e in store.timeline(tenant_id, record.contract_id)]
         facts.append(contract_facts(record.status, record.contract_type, record.document or {},
                                     getattr(record, "milestones", None), events, _today(record, now)))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.contracts.stored import StoredContract, TimelineEvent
 from chalicelib.core.errors import NotFound, Unauthorized, quoted
 from chalicelib.reminders.milestones import milestones_view
 from chalicelib.reminders.planning import contract_zone
 from chalicelib.reminders.scheduling import tenant_settings
 from chalicelib.reminders.terms import contract_term
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord, EventRecord
 from chalicelib.store.registry import tenant_for_api_key
 
 
@@ -23,14 +23,14 @@ def tenant_from_authorization(authorization: str | None) -> str:
     return tenant_id
 
 
-def load_contract(tenant_id: str, contract_id: str) -> ContractRecord:
+def load_contract(tenant_id: str, contract_id: str) -> StoredContract:
     record = store.find_contract(tenant_id, contract_id)
     if record is None:  # another tenant's contract looks exactly like a missing one
         raise NotFound(f"no contract {quoted(contract_id)}")
     return record
 
 
-def contract_view(record: ContractRecord, events: list[EventRecord] | None = None) -> dict[str, Any]:
+def contract_view(record: StoredContract, events: list[TimelineEvent] | None = None) -> dict[str, Any]:
     document = record.document or {}
     view: dict[str, Any] = {
         "contract_id": record.contract_id,
@@ -69,7 +69,7 @@ def contract_view(record: ContractRecord, events: list[EventRecord] | None = Non
     return view
 
 
-def _execution_view(record: ContractRecord) -> dict[str, Any]:
+def _execution_view(record: StoredContract) -> dict[str, Any]:
     """Paid versus planned per milestone and in total, and the term in force (it moves on renewal)."""
 
     document = record.document or {}

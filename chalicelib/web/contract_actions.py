@@ -9,8 +9,7 @@ from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.jsonbody import parse_json
 from chalicelib.lifecycle import approvals
 from chalicelib.reminders.execution import record_execution
-from chalicelib.store.models import RegistryRecord
-from chalicelib.store.registry import hash_api_key
+from chalicelib.store.registry import api_key_label
 from chalicelib.web.api import contract_view, load_contract
 
 MAX_REASON_CHARS = 1000
@@ -39,8 +38,7 @@ def api_actor(authorization: str | None) -> str:
     """Who acted: the API key's label when it has one, else "api"."""
     if authorization and authorization.lower().startswith("bearer "):
         try:
-            item = RegistryRecord.get(f"apikey#{hash_api_key(authorization[7:].strip())}")
-            label = str((item.data or {}).get("label") or "").strip()
+            label = api_key_label(authorization[7:].strip())
         except Exception:  # noqa: BLE001 - the label is informative only
             label = ""
         if label:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Response
-from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.core.errors import ApiError, RetryableError
 from chalicelib.core.observability import count, logger
-from chalicelib.store.contention import RETRY_AFTER_SECONDS, is_transient
+from chalicelib.store.contention import RETRY_AFTER_SECONDS, StoreError
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str | list[str]] | None = None) -> Response:
     return Response(
         body=json.dumps(body, ensure_ascii=False, default=str),
         status_code=status,
@@ -46,8 +45,8 @@ def api_route(view: Callable[..., Response | dict[str, Any]]) -> Callable[..., R
             # Ours or a provider's, and passing (the store busy, DocuSign down): the caller's retry
             # will succeed, so say when instead of failing. CRMs and DocuSign retry on 503.
             return _retry_later(view.__name__, err)
-        except PynamoDBException as err:
-            if not is_transient(err):
+        except StoreError as err:
+            if not err.transient:
                 return _internal_error(view.__name__)
             return _retry_later(view.__name__, err)
         except Exception:
@@ -94,5 +93,5 @@ def header(headers: Any, name: str) -> str | None:
     wanted = name.lower()
     for key, value in dict(headers or {}).items():
         if key.lower() == wanted:
-            return value
+            return str(value)
     return None

@@ -1,6 +1,6 @@
 """`GET /v1/contracts`: a tenant's contracts, filtered and paginated.
 
-Reads only the tenant's own partition of the contracts table (`ContractRecord.query(tenant_id)`,
+Reads only the tenant's own partition of the contracts table (`store.tenant_contracts`, a query,
 never a scan), or, with `crm_record_id`, the exact `crm#{tenant}#{record}` claim. Status and type
 are filtered by DynamoDB; `expiring_before` (the end of the term in force, which lives inside the
 stored JSON document) is filtered here. Items come in contract id order.
@@ -24,16 +24,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import BadRequest
 from chalicelib.core.link_keys import key_ring
 from chalicelib.store import contracts as store
-from chalicelib.store.models import ContractRecord
-
-if TYPE_CHECKING:
-    from chalicelib.store.models import ContractRecord
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -152,7 +149,7 @@ def term_end(document: Mapping[str, Any], stored_term: Mapping[str, Any] | None)
     return str(end) if end else None
 
 
-def contract_summary(record: ContractRecord) -> dict[str, Any]:
+def contract_summary(record: StoredContract) -> dict[str, Any]:
     """A compact subset of the contract view (`GET /v1/contracts/{id}` has the rest)."""
     document = record.document or {}
     return {
@@ -171,7 +168,7 @@ def contract_summary(record: ContractRecord) -> dict[str, Any]:
     }
 
 
-def matches(record: ContractRecord, query: ListQuery) -> bool:
+def matches(record: StoredContract, query: ListQuery) -> bool:
     """Every filter, in Python (the DynamoDB filter already applied status and type on queries)."""
     if query.statuses and record.status not in query.statuses:
         return False
@@ -203,16 +200,10 @@ def list_contracts(tenant_id: str, params: Mapping[str, str] | None,
         return _by_crm_record(tenant_id, query)
 
 
-    condition = None
-    if query.statuses:
-        condition = ContractRecord.status.is_in(*query.statuses)
-    if query.contract_type:
-        type_condition = ContractRecord.contract_type == query.contract_type
-        condition = type_condition if condition is None else condition & type_condition
     # One extra match tells whether another page exists, so the last page never carries a cursor.
-    results = ContractRecord.query(tenant_id, filter_condition=condition, last_evaluated_key=start_key,
-                                   page_size=query.limit + 1)
-    page: list[ContractRecord] = []
+    results = store.tenant_contracts(tenant_id, statuses=query.statuses, contract_type=query.contract_type,
+                                     start_key=start_key, page_size=query.limit + 1)
+    page: list[StoredContract] = []
     more = False
     for record in results:
         if not matches(record, query):

@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ApiError, NotFound, RetryableError
 from chalicelib.core.link_keys import KeyRing, key_ring
@@ -35,7 +36,6 @@ from chalicelib.esign.signing_settings import for_tenant
 from chalicelib.rendering.environment import get_environment
 from chalicelib.store import contracts as store
 from chalicelib.store import signing_grants
-from chalicelib.store.models import ContractRecord
 
 # Codes DocuSign answers a recipient view with when the signer may not sign *yet*.
 NOT_YET_CODES = frozenset({"RECIPIENT_NOT_IN_SEQUENCE"})
@@ -91,7 +91,7 @@ def read_token(token: str, ring: KeyRing | None = None) -> LinkClaims | None:
         return None
 
 
-def envelope_expiry(record: ContractRecord) -> datetime:
+def envelope_expiry(record: StoredContract) -> datetime:
     """When the contract's envelope expires: sent time + the expireAfter it was sent with."""
     sent_at: datetime | None = None
     days: int | None = None
@@ -115,7 +115,7 @@ def _position(signer: str | None) -> int:
     return int(signer or "0")
 
 
-def signing_link(record: ContractRecord, signer: str | None, *, now: datetime | None = None) -> dict[str, Any]:
+def signing_link(record: StoredContract, signer: str | None, *, now: datetime | None = None) -> dict[str, Any]:
     position = _position(signer)
     if not 1 <= position <= len(record.signers):
         raise NotFound(f"the contract has no signer {position}")
@@ -134,7 +134,7 @@ def signing_link(record: ContractRecord, signer: str | None, *, now: datetime | 
             "expires_at": expires.isoformat(), "envelope_expires_at": envelope_expires.isoformat()}
 
 
-def revoke_link(record: ContractRecord, signer: str | None) -> dict[str, Any]:
+def revoke_link(record: StoredContract, signer: str | None) -> dict[str, Any]:
     """The sender kills signer N's links (one leaked, a wrong recipient): every token minted so far
     stops working; the next link asked for comes from a new grant."""
     position = _position(signer)
@@ -205,13 +205,13 @@ def open_link(token: str, accept_language: str | None, *, now: datetime | None =
     return Page(302, redirect=url)
 
 
-def _locale(record: ContractRecord | None, accept_language: str | None) -> str:
+def _locale(record: StoredContract | None, accept_language: str | None) -> str:
     if record is not None and record.locale in ("zh-CN", "en"):
         return record.locale
     return "zh-CN" if (accept_language or "").lower().startswith("zh") else "en"
 
 
-def _page(status: int, reason: str, locale: str, record: ContractRecord | None = None) -> Page:
+def _page(status: int, reason: str, locale: str, record: StoredContract | None = None) -> Page:
     return Page(status, html=render_page("link", reason, locale, record.number if record else None))
 
 

@@ -75,7 +75,7 @@ def test_big_contract_waits_for_approval_then_is_sent(gated: StackHarness) -> No
     mail = emails[0]
     assert "HT-2026-0117" in mail.subject and "待审批" in mail.subject
     assert "杭州新禾贸易有限公司" in mail.text and "CNY 128000.00" in mail.text
-    assert "amount CNY 128000.00 is over CNY 100000.00" in mail.text
+    assert "合同金额 CNY 128000.00 超过审批限额 CNY 100000.00" in mail.text  # the reason, in the email's locale
     assert f"/v1/contracts/{contract_id}/approve" in mail.text
     assert mail.html and f"/v1/contracts/{contract_id}/approve" in mail.html
     # A repeated send job does not ask again.

@@ -82,14 +82,14 @@ def test_the_send_job_refuses_an_approved_contract_whose_document_is_not_the_app
         stack: StackHarness) -> None:
     """Defence in depth: a contract marked approved whose stored document is another version (the
     approval read one document, an update landed before the approval's write) is not sent."""
-    from chalicelib.store.contracts import get_contract, update_fields
+    from chalicelib.store.contracts import get_contract, update_attributes
     from chalicelib.store.models import ContractRecord
 
     set_rules(stack, RULES)
     contract_id = pending(stack, "bind-3")
     assert post(stack, contract_id, "approve").status_code == 200
     record = get_contract(stack.tenant_id, contract_id)
-    update_fields(record, [ContractRecord.approved_version.set("0000000000000000")])
+    update_attributes(record, [ContractRecord.approved_version.set("0000000000000000")])
     stack.drain_jobs()
     assert stack.get_contract(contract_id)["status"] == "pending_approval"
     assert stack.sandbox_envelopes(contract_id) == []

@@ -65,7 +65,7 @@ def set_contract_callback(stack: StackHarness, contract_id: str, url: str) -> An
     from chalicelib.store import contracts as store
     from chalicelib.store.models import ContractRecord
 
-    record = store.get_contract(stack.tenant_id, contract_id)
+    record = ContractRecord.get(stack.tenant_id, contract_id, consistent_read=True)
     record.update(actions=[ContractRecord.callback_url.set(url)], add_version_condition=False)
     return store.get_contract(stack.tenant_id, contract_id)
 

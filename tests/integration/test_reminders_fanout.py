@@ -62,10 +62,11 @@ def clone_contracts(stack: StackHarness, count: int) -> Clones:
     assert want.due_at == DUE_AT
     numbers = [record.number]
     keys = [(contract_key(record.tenant_id, cid), wanted)]
+    row = ContractRecord.get(record.tenant_id, cid, consistent_read=True)
     with ContractRecord.batch_write() as contracts, ReminderRecord.batch_write() as reminders:
         for i in range(1, count):
             clone_id, number = f"ctr_clone{i:06d}", f"HT-2030-{i:05d}"
-            contracts.save(ContractRecord(**{**record.attribute_values, "contract_id": clone_id, "number": number,
+            contracts.save(ContractRecord(**{**row.attribute_values, "contract_id": clone_id, "number": number,
                                              "document": {**record.document, "number": number}}))
             key = wanted.replace(cid, clone_id, 1)
             reminders.save(ReminderRecord(

@@ -34,7 +34,7 @@ def update_document(stack: StackHarness, contract_id: str, change: Callable[[dic
     record = store.get_contract(stack.tenant_id, contract_id)
     document = copy.deepcopy(record.document)
     change(document)
-    record = store.update_fields(record, [ContractRecord.document.set(document)])
+    record = store.update_attributes(record, [ContractRecord.document.set(document)])
     return replan_contract(record)
 
 

@@ -75,10 +75,10 @@ def active_contract(stack: StackHarness, body: dict[str, Any], *, callback_url: 
                     now: str | None = None) -> Any:
     """Stores the contract, moves it to completed, plans its reminders and makes it active."""
     from chalicelib.contracts.lifecycle import Status
+    from chalicelib.contracts.stored import SignerProgress as SignerState
     from chalicelib.lifecycle.transitions import transition
     from chalicelib.reminders.scheduling import schedule_contract
     from chalicelib.store import contracts as store
-    from chalicelib.store.models import SignerState
 
     document = canonical(body)
     if callback_url:
