@@ -17,7 +17,7 @@ from chalicelib.intake.service import receive_webhook
 from chalicelib.jobs import reconcile, runner
 from chalicelib.jobs.connect_listener import receive_connect
 from chalicelib.reminders import hourly
-from chalicelib.web import analytics, api, contract_actions, listing, openapi, preview, signing
+from chalicelib.web import analytics, api, consent, contract_actions, listing, openapi, preview, signing
 from chalicelib.web.http import api_route, header, json_response, public_error_shape
 
 app = Chalice(app_name="signbridge")
@@ -85,6 +85,13 @@ def docusign_connect() -> Response:
     request = _request()
     status, body = receive_connect(dict(request.headers), _raw_body())
     return json_response(body, status)
+
+
+# The consent URL's redirect URI (register it on the integration key): DocuSign's answer, as a page.
+@app.route("/v1/esign/docusign/consent", methods=["GET"])
+@api_route
+def docusign_consent() -> Response:
+    return _page(consent.consent_page(_query(), header(_request().headers, "accept-language")))
 
 
 @app.route("/v1/contracts/{contract_id}", methods=["GET"])

@@ -15,6 +15,8 @@ GROUPS: dict[str, str] = {
     "callbacks": "chalicelib.admin.callbacks",
     "sources": "chalicelib.admin.sources",
     "signing-keys": "chalicelib.admin.signing_keys",
+    "contracts": "chalicelib.admin.contracts",
+    "docusign": "chalicelib.admin.docusign",
 }
 
 

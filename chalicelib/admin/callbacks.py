@@ -5,6 +5,8 @@
 - `replay [--limit N] [--all]`: moves dead-lettered callback jobs (with --all: every job) back to the
   jobs queue with a fresh attempt count (a callback starts its ~3-day schedule again) and the SAME
   delivery id, so the CRM can still dedupe on webhook-id. Other messages stay in the DLQ.
+  A send job replayed this way does nothing for a contract the dead letter left `send_failed`: for
+  send, archive and void jobs use `contracts replay` (chalicelib/admin/contracts.py).
 - `enable --url URL --tenant T`: re-enables a callback endpoint that answered 410 Gone.
 """
 
@@ -49,9 +51,16 @@ def summary(message: dict[str, Any]) -> dict[str, Any]:
 
 def _scan(take: Callable[[dict[str, Any] | None], bool], limit: int | None,
           done: Callable[[], bool] = lambda: False) -> int:
-    """Receives every visible DLQ message once (until `limit` were taken or `done()`); `take(body)`
-    True deletes it (body None: not JSON). Messages not taken are made visible again at the end.
-    Returns how many were taken."""
+    """scan_dead_letters for a `take` that needs only the body."""
+    return scan_dead_letters(lambda _message_id, body: take(body), limit, done)
+
+
+def scan_dead_letters(take: Callable[[str, dict[str, Any] | None], bool], limit: int | None,
+                      done: Callable[[], bool] = lambda: False) -> int:
+    """Receives every visible DLQ message once (until `limit` were taken or `done()`);
+    `take(message_id, body)` True deletes it (body None: not JSON). Messages not taken are made
+    visible again at the end. Returns how many were taken. The SQS message id stays the same across
+    receives, so a caller can name exactly the messages it saw in an earlier scan."""
     sqs = client("sqs")
     url = queue_url(dlq_name())
     kept: list[str] = []
@@ -67,7 +76,8 @@ def _scan(take: Callable[[dict[str, Any] | None], bool], limit: int | None,
                     body = json.loads(message["Body"])
                 except ValueError:
                     body = None
-                if (limit is None or taken < limit) and not done() and take(body if isinstance(body, dict) else None):
+                if (limit is None or taken < limit) and not done() and take(
+                        message["MessageId"], body if isinstance(body, dict) else None):
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     taken += 1
                 else:

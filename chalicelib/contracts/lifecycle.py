@@ -16,7 +16,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"  # an approver said no: terminal
     SENDING = "sending"  # a send job holds it: rendering and creating the envelope
-    SEND_FAILED = "send_failed"  # DocuSign refused the contract's data; a CRM update may retry
+    SEND_FAILED = "send_failed"  # refused, or the send job dead-lettered; a CRM update or a replay retries
     SENT = "sent"  # envelope sent to the signers
     DELIVERED = "delivered"  # a signer opened it
     COMPLETED = "completed"  # every signer signed; archive pending
@@ -32,7 +32,8 @@ class Status(StrEnum):
 S = Status
 
 # Every allowed move. Anything not listed is refused. Reasons for the less obvious ones:
-# - send_failed -> sending: a corrected CRM update re-sends; send_failed is not terminal.
+# - send_failed -> sending / pending_approval: a corrected CRM update re-sends, and so does an
+#   operator's replay (`admin contracts replay`); send_failed is not terminal.
 # - received/approved -> send_failed: rendering can fail on the contract's data before DocuSign.
 # - sent -> completed: Connect may deliver "completed" without "delivered" (embedded signing).
 # - renewed -> renewed: an auto-renewing contract renews once per term.

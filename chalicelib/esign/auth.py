@@ -35,6 +35,9 @@ ASSERTION_LIFETIME_SECONDS = 3600
 # account and its base URI change only when DocuSign moves the account: a day is plenty.
 USERINFO_TTL_SECONDS = 24 * 3600
 SCOPES = ("signature", "impersonation")
+# Where DocuSign sends the user back from the consent screen (app.py's page): the redirect URI to
+# register on the integration key, since DocuSign refuses a consent URL with any other.
+CONSENT_PATH = "/v1/esign/docusign/consent"
 _HTTP_TIMEOUT = (3.05, 15.0)
 
 
@@ -46,9 +49,11 @@ def _clock() -> float:
 class DocuSignAuthError(Exception):
     """An operational problem (consent missing, wrong key): retried, alarmed, never a crash loop."""
 
-    def __init__(self, message: str, *, error: str = "", consent_url: str | None = None) -> None:
+    def __init__(self, message: str, *, error: str = "", consent_url: str | None = None,
+                 description: str = "") -> None:
         super().__init__(message)
         self.error = error
+        self.description = description  # DocuSign's error_description (invalid_grant: which check failed)
         self.consent_url = consent_url
 
 
@@ -112,12 +117,17 @@ def _oauth_audience() -> str:
     return urlsplit(_oauth_base()).netloc
 
 
+def consent_redirect_uri() -> str:
+    """The redirect URI of the consent URL, to register on the integration key."""
+    return settings().public_base_url.rstrip("/") + CONSENT_PATH
+
+
 def consent_url() -> str:
     query = urlencode({
         "response_type": "code",
         "scope": " ".join(SCOPES),
         "client_id": settings().docusign_integration_key,
-        "redirect_uri": settings().public_base_url.rstrip("/") + "/health",
+        "redirect_uri": consent_redirect_uri(),
     }, quote_via=quote)  # scope=signature%20impersonation, as DocuSign documents it
     return f"{_oauth_base()}/oauth/auth?{query}"
 
@@ -155,7 +165,8 @@ def _new_session() -> DocuSignSession:
             logger.error("DocuSign consent required: open the consent URL once", extra={"consent_url": url})
             raise DocuSignAuthError(f"DocuSign consent required; grant it at {url}", error=error, consent_url=url)
         logger.error("DocuSign JWT grant refused", extra={"error": error, "error_description": description})
-        raise DocuSignAuthError(f"DocuSign JWT grant refused: {error} {description}".strip(), error=error)
+        raise DocuSignAuthError(f"DocuSign JWT grant refused: {error} {description}".strip(), error=error,
+                                description=description)
     token = str(body["access_token"])
     try:
         lifetime = int(body.get("expires_in", 3600))  # type: ignore[call-overload]
@@ -190,22 +201,39 @@ def _account(token: str) -> _Account:
 
 
 def _userinfo(token: str) -> tuple[str, str]:
+    accounts = user_accounts(token)
+    picked = pick_account(accounts)
+    if picked is not None:
+        return picked
+    wanted = settings().docusign_account_id
+    logger.error("DocuSign user has no matching account", extra={"wanted_account_id": wanted or None})
+    listed = ", ".join(str(a["account_id"]) for a in accounts) or "none"
+    raise DocuSignAuthError(f"the DocuSign user has no matching account (DOCUSIGN_ACCOUNT_ID={wanted or '(empty)'}; "
+                            f"the user's accounts: {listed})", error="no_account")
+
+
+def user_accounts(token: str) -> list[dict[str, object]]:
+    """The accounts userinfo lists for the token's user (those with an id and a base URI), asked now:
+    no cache (the session's account may come from the shared cache, up to a day old)."""
     status, body = _http("GET", f"{_oauth_base()}/oauth/userinfo", headers={"Authorization": f"Bearer {token}"})
     if status != 200:
         logger.error("DocuSign userinfo failed", extra={"status": status})
         raise DocuSignAuthError(f"DocuSign userinfo failed with HTTP {status}", error="userinfo_failed")
     listed = body.get("accounts")
+    return [a for a in (listed if isinstance(listed, list) else [])
+            if isinstance(a, dict) and a.get("account_id") and a.get("base_uri")]
+
+
+def pick_account(accounts: list[dict[str, object]]) -> tuple[str, str] | None:
+    """(account id, base URI) of DOCUSIGN_ACCOUNT_ID's account, else of the default one; None: no match."""
     wanted = settings().docusign_account_id
-    accounts = [a for a in (listed if isinstance(listed, list) else [])
-                if isinstance(a, dict) and a.get("account_id") and a.get("base_uri")]
     for account in accounts:
         # Raw JSON on purpose: the SDK's model turns is_default into the truthy string "False".
         if (wanted and account.get("account_id") == wanted) or (not wanted and account.get("is_default") is True):
             return str(account["account_id"]), str(account["base_uri"])
     if accounts and not wanted:
         return str(accounts[0]["account_id"]), str(accounts[0]["base_uri"])
-    logger.error("DocuSign user has no matching account", extra={"wanted_account_id": wanted or None})
-    raise DocuSignAuthError("the DocuSign user has no matching account", error="no_account")
+    return None
 
 
 def _http(method: str, url: str, *, body: str | None = None, headers: dict[str, str] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from urllib3.exceptions import HTTPError
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
+from chalicelib.esign import governor
 from chalicelib.esign.auth import DocuSignAuthError, DocuSignSession, forget_session, get_session
 from chalicelib.rendering.anchors import date_signed_anchor, full_name_anchor, sign_here_anchor
 
@@ -114,12 +116,25 @@ def request_timeout(default: tuple[float, float] = REQUEST_TIMEOUT) -> tuple[flo
     return default
 
 
+# One ApiClient per container and token: its urllib3 pool keeps the connection to DocuSign open
+# from call to call (a TLS handshake saved per call). A new token (hourly) or host gets a new one;
+# the header is set once per client, so concurrent calls never see another token.
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
 def _api(session: DocuSignSession) -> Any:
     from docusign_esign import ApiClient, EnvelopesApi
 
-    client = ApiClient(host=session.rest_host)
-    # Not set_access_token(): it stores the token without "Bearer ".
-    client.set_default_header("Authorization", f"Bearer {session.access_token}")
+    key = (session.rest_host, session.access_token)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            _clients.clear()
+            client = ApiClient(host=session.rest_host)
+            # Not set_access_token(): it stores the token without "Bearer ".
+            client.set_default_header("Authorization", f"Bearer {session.access_token}")
+            _clients[key] = client
     return EnvelopesApi(client)
 
 
@@ -132,12 +147,26 @@ def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
             session = get_session(force_refresh=attempt > 1)
         except DocuSignAuthError as err:  # consent missing, bad key...: logged by auth, alarmed, retried
             raise RetryableError(f"DocuSign auth ({err.error}): {err}") from err
+        api = _api(session)
+        governor.check(session.account_id)  # the account's budget spent: RateLimited, run again after the reset
         try:
-            return fn(_api(session), session)
+            result = fn(api, session)
+            governor.observe(session.account_id, _last_headers(api))
+            return result
         except ApiException as err:
             status = int(getattr(err, "status", 0) or 0)
             trace = _trace_token(err)
             code, message = _error_code(err)
+            headers = getattr(err, "headers", None)
+            if code.upper() in RATE_LIMIT_CODES:
+                burst = "BURST" in code.upper()
+                governor.observe(session.account_id, headers, spent=not burst)
+                logger.warning("DocuSign rate limit", extra={"operation": operation, "error_code": code,
+                                                             "trace_token": trace})
+                wait = governor.burst_window_seconds() if burst else governor.retry_after(headers)
+                raise governor.RateLimited(f"DocuSign {operation}: HTTP {status} {code} (trace {trace})",
+                                           wait) from err
+            governor.observe(session.account_id, headers)
             if status == 401 and attempt == 1:  # token revoked or expired early: one fresh try
                 logger.warning("DocuSign token refused; getting a new one", extra={
                     "operation": operation, "trace_token": trace})
@@ -157,6 +186,23 @@ def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
                 "operation": operation, "error": f"{type(err).__name__}: {err}", "trace_token": None})
             raise RetryableError(f"DocuSign {operation}: {type(err).__name__}: {err}") from err
     raise RetryableError(f"DocuSign {operation}: unauthorized twice")
+
+
+def wait_for_budget() -> None:
+    """Raises RateLimited when DocuSign's budget for our account is spent (before a step that must
+    not be half-done: the send job's create)."""
+    try:
+        session = get_session()
+    except DocuSignAuthError as err:
+        raise RetryableError(f"DocuSign auth ({err.error}): {err}") from err
+    governor.check(session.account_id)
+
+
+def _last_headers(api: Any) -> Any:
+    """The headers of the SDK's last answer (its ApiClient keeps the response)."""
+    response = getattr(getattr(api, "api_client", None), "last_response", None)
+    getheaders = getattr(response, "getheaders", None)
+    return getheaders() if callable(getheaders) else None
 
 
 def _trace_token(err: Any) -> str | None:

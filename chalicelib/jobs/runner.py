@@ -6,14 +6,16 @@ and finally dead-letters it through the queue's redrive policy."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status, can_move
-from chalicelib.core.aws import backoff_seconds, enqueue
+from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, backoff_seconds, enqueue
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
+from chalicelib.esign.governor import RateLimited
 from chalicelib.jobs import archive, send, void
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import callbacks
@@ -43,6 +45,14 @@ def handle(body: str, context: Any = None) -> str:
         return "dead-lettered"
     try:
         outcome = runner(message)
+    except RateLimited as err:
+        # DocuSign's budget for the account is spent: the same attempt runs again after the reset
+        # (SQS delays 15 minutes at most; a longer wait takes several hops). Never dead-lettered.
+        delay = min(SQS_MAX_DELAY_SECONDS, math.ceil(err.retry_after))
+        logger.info("job waits for DocuSign's budget", extra={"job": job, "delay_s": delay, "reason": str(err)})
+        count("JobsRateLimited", job=job)
+        enqueue({**message, "rate_limited": int(message.get("rate_limited", 0)) + 1}, delay_seconds=delay)
+        return f"waiting {delay}s for DocuSign's budget"
     except RetryableError as err:
         if attempt >= MAX_ATTEMPTS:
             dead_letter(message, str(err))

@@ -27,6 +27,7 @@ from chalicelib.store.leases import Lease
 from chalicelib.store.templates import RegistryTemplateOverrides
 
 SEND_LEASE = timedelta(minutes=5)
+CREATE_CLAIM_TTL = timedelta(days=60)  # outlives any envelope made for the contract (at most 30 days open)
 SENDABLE = {Status.RECEIVED, Status.APPROVED, Status.SENDING}
 
 # Fault-injection seam for the tests: called once DocuSign has accepted the envelope and before we
@@ -76,7 +77,12 @@ def _send(record: StoredContract) -> str:
         return "render failed"
 
     signing = for_tenant(record.tenant_id)
-    existing = envelopes.find_envelopes(record.contract_id, record.created_at)
+    envelopes.wait_for_budget()  # DocuSign's budget spent: wait (RateLimited) before claiming the create
+    # Only an attempt that follows one which called create may find an envelope made for it (the
+    # create went through, its answer was lost): the first attempt creates without looking.
+    first_create = store.claim_once(f"envelope-create#{record.tenant_id}#{record.contract_id}", CREATE_CLAIM_TTL,
+                                    tenant_id=record.tenant_id, contract_id=record.contract_id)
+    existing = [] if first_create else envelopes.find_envelopes(record.contract_id, record.created_at)
     if existing:
         ref, how = existing[0], "recovered"
         for extra in existing[1:]:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.store.contention import translated
+from chalicelib.store.contention import raise_if_transient, translated
 from chalicelib.store.models import KeyRecord
 
 
@@ -59,3 +59,16 @@ def put_key(key: str, *, created_at: datetime, tenant_id: str | None = None, con
 @translated
 def delete_key(key: str) -> None:
     KeyRecord(key=key).delete()
+
+
+@translated
+def put_key_if_newer(key: str, *, created_at: datetime, detail: Any = None, expires_at: datetime | None = None) -> bool:
+    """Writes the item whole unless the stored one is at least as recent (`created_at` is when the value
+    was observed): two workers reporting at once keep the newer reading. True if written."""
+    try:
+        KeyRecord(key=key, detail=detail, created_at=created_at, expires_at=expires_at).save(
+            condition=KeyRecord.key.does_not_exist() | (KeyRecord.created_at < created_at))
+    except PutError as err:
+        raise_if_transient(err)
+        return False
+    return True

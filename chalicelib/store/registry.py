@@ -207,6 +207,17 @@ def iter_sources(tenant_id: str | None = None) -> Iterator[Source]:
         raise StoreError.of(err) from err
 
 
+def tenant_ids() -> list[str]:
+    """Every tenant the registry knows, sorted (admin CLI only: a scan of the small registry table).
+    A tenant is known by its own record or by a source's: contracts only arrive through a source, and
+    a source may have been added without a tenant record."""
+    condition = RegistryRecord.kind.is_in("tenant", "source")
+    try:
+        return sorted({item.tenant_id for item in RegistryRecord.scan(condition)})
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
+
+
 @translated
 def put_api_key(tenant_id: str, api_key: str, label: str = "") -> None:
     RegistryRecord(key=f"apikey#{hash_api_key(api_key)}", kind="apikey", tenant_id=tenant_id,

@@ -59,6 +59,7 @@ SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
 HTML = {"text/html": {"schema": {"type": "string"}}}
 NO_STORE = {"Cache-Control": {"required": True, "schema": {"const": "no-store"}}}
+NO_REFERRER = {"Referrer-Policy": {"required": True, "schema": {"const": "no-referrer"}}}
 # An ISO date as the server reads it (YYYY-MM-DD, a real day): `format` names it, `pattern` pins
 # the shape (Python's fromisoformat alone would take more).
 ISO_DATE = {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
@@ -373,6 +374,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                       "401": _error("bad or missing signature"), "415": UNSUPPORTED_MEDIA_TYPE,
                       "503": {"description": "not applicable yet: DocuSign delivers it again",
                               "content": _json(_ref("Error"))}},
+    },
+    ("/v1/esign/docusign/consent", "GET"): {
+        "summary": "Where DocuSign sends the user back from the consent screen (a zh-CN or en page)",
+        "security": PUBLIC,
+        "description": "The redirect URI to register on the integration key: "
+                       "`<SIGNBRIDGE_PUBLIC_BASE_URL>/v1/esign/docusign/consent`. The page says whether consent "
+                       "was granted (`code`; never exchanged: the JWT grant needs only the consent) or refused "
+                       "(`error`, shown escaped and cut short). Its language follows Accept-Language. Any query "
+                       "gets a page.",
+        "parameters": [_query("code", "DocuSign's authorization code: consent was granted"),
+                       _query("error", "DocuSign's error code (e.g. access_denied): consent was refused"),
+                       _query("error_description", "DocuSign's words about the error"),
+                       _query("state", "unused")],
+        "responses": {"200": {"description": "the outcome, as a page", "headers": {**NO_STORE, **NO_REFERRER},
+                              "content": HTML}},
     },
     ("/v1/contracts", "GET"): {
         "summary": "List the tenant's contracts (paginated)",

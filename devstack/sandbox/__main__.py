@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from .config import SandboxConfig
+from .connect import parse_schedule
 from .server import serve_in_thread
 
 
@@ -31,7 +32,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--user-id")
     parser.add_argument("--public-url", help="base URL to put in signing links (default: the request's host)")
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
+    limits = parser.add_argument_group("rate limits (per account; default: reported, never enforced)")
+    limits.add_argument("--hourly-limit", type=int, metavar="N", help="refuse calls past N per clock hour")
+    limits.add_argument("--burst-limit", type=int, metavar="N", help="refuse calls past N per burst window")
+    limits.add_argument("--burst-window", type=float, metavar="SECONDS", help="burst window (default 30)")
+    parser.add_argument(
+        "--connect-retry",
+        metavar="fast|realistic|S1,S2,...",
+        help="Connect retry schedule: fast (default, real time), realistic (DocuSign-like, on the sandbox clock) "
+        "or explicit delays in seconds",
+    )
     return parser.parse_args(argv)
+
+
+def _schedule_arg(value: str) -> list[float] | None:
+    if value in ("fast", "realistic"):
+        schedule = parse_schedule(value)
+        return None if schedule is None else list(schedule)
+    try:
+        delays = [float(part) for part in value.split(",") if part.strip()]
+        schedule = parse_schedule(delays)
+    except ValueError as exc:
+        raise SystemExit(f"--connect-retry wants fast, realistic or comma-separated seconds: {exc}") from None
+    return None if schedule is None else list(schedule)
 
 
 def build_config(args: argparse.Namespace) -> SandboxConfig:
@@ -49,6 +72,14 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         config.user_id = args.user_id
     if args.public_url:
         config.public_url = args.public_url
+    if args.hourly_limit is not None:
+        config.enforced_hourly_limit = args.hourly_limit
+    if args.burst_limit is not None:
+        config.enforced_burst_limit = args.burst_limit
+    if args.burst_window is not None:
+        config.burst_window_seconds = args.burst_window
+    if args.connect_retry is not None:
+        config.connect_retry_schedule_seconds = _schedule_arg(args.connect_retry)
     return config
 
 

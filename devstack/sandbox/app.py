@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from typing import Any
@@ -16,6 +15,8 @@ from werkzeug.exceptions import HTTPException
 
 from . import pages
 from .config import SandboxConfig
+from .connect import parse_schedule
+from .limits import HOURLY_CODE, HOURLY_MESSAGE
 from .oauth import JWT_GRANT, OAuthError, verify_assertion
 from .state import ApiError, PageState, Sandbox
 from .timeutil import ds_format, parse_datetime
@@ -41,28 +42,9 @@ def _with_event(url: str, event: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
-class _RateWindow:
-    """Hourly counter behind the X-RateLimit-* headers DocuSign sends on every reply."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._start = time.time()
-        self._count = 0
-
-    def hit(self) -> tuple[int, int]:
-        with self._lock:
-            now = time.time()
-            if now - self._start >= 3600:
-                self._start, self._count = now, 0
-            self._count += 1
-            return max(0, self.limit - self._count), int(self._start + 3600)
-
-
 def create_app(config: SandboxConfig | None = None) -> Flask:
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
-    rates = _RateWindow(config.hourly_rate_limit)
     app = Flask(__name__)
     app.extensions[EXTENSION_KEY] = sandbox
 
@@ -86,6 +68,10 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     def bearer() -> str | None:
         scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    def rest_account() -> str:
+        """The account a REST call is for (limits are per account); the sandbox's own if unnamed."""
+        return str((request.view_args or {}).get("account_id") or config.account_id)
 
     # -- cross-cutting ---------------------------------------------------------------------------
 
@@ -114,29 +100,25 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
                 return _error(
                     400, "USER_LACKS_MEMBERSHIP", "The UserID does not have a valid membership in this Account."
                 )
+            # Counted only once the call reaches an account (DocuSign's limits are per account);
+            # over a limit it is answered here, before any handler, so it has no effect.
+            verdict = sandbox.limits.admit(rest_account())
+            g.rate_headers = verdict.headers
+            if verdict.refusal is not None:
+                return _error(400, *verdict.refusal, verdict.headers)
         return None
 
     def _fault_reply(kind: str) -> Response:
-        _, reset = rates.hit()
-        limits = {"X-RateLimit-Limit": str(config.hourly_rate_limit), "X-RateLimit-Reset": str(reset)}
+        # A spoiled call never reached the account: not counted, the headers show the count so far.
+        limits = sandbox.limits.peek(rest_account())
         if kind == "rate_limit_hourly":
-            return _error(
-                400,
-                "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
-                "The maximum number of hourly API invocations has been exceeded.",
-                {**limits, "X-RateLimit-Remaining": "0"},
-            )
+            return _error(400, HOURLY_CODE, HOURLY_MESSAGE, {**limits, "X-RateLimit-Remaining": "0"})
         if kind == "rate_limit_burst":
             return _error(
                 400,
                 "Burst_APIInvocation_Envelope_Limit_Exceeded",
                 "The maximum number of burst API invocations for this envelope has been exceeded.",
-                {
-                    **limits,
-                    "X-RateLimit-Remaining": "0",
-                    "X-BurstLimit-Limit": str(config.burst_rate_limit),
-                    "X-BurstLimit-Remaining": "0",
-                },
+                {**limits, "X-RateLimit-Remaining": "0", "X-BurstLimit-Remaining": "0"},
             )
         return _error(500, "INTERNAL_SERVER_ERROR", "An internal error occurred (sandbox fault injection).")
 
@@ -144,12 +126,9 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     def after(response: Response) -> Response:
         response.headers["X-DocuSign-TraceToken"] = getattr(g, "trace_token", None) or str(uuid.uuid4())
         if request.path.startswith("/restapi/") and "X-RateLimit-Remaining" not in response.headers:
-            remaining, reset = rates.hit()
-            response.headers["X-RateLimit-Limit"] = str(config.hourly_rate_limit)
-            response.headers["X-RateLimit-Remaining"] = str(remaining)
-            response.headers["X-RateLimit-Reset"] = str(reset)
-            response.headers["X-BurstLimit-Limit"] = str(config.burst_rate_limit)
-            response.headers["X-BurstLimit-Remaining"] = str(config.burst_rate_limit - 1)
+            # Every REST reply carries the five headers, errors included (as DocuSign's do).
+            headers = getattr(g, "rate_headers", None) or sandbox.limits.peek(rest_account())
+            response.headers.update(headers)
         return response
 
     @app.errorhandler(ApiError)
@@ -427,6 +406,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             except (TypeError, ValueError) as exc:
                 return _error(400, "INVALID_REQUEST_BODY", f"bad clock request: {exc}")
             expired = sandbox.tick()
+            sandbox.connect.wake()  # retries on a schedule are due by this clock
         return _json(
             {
                 "now": ds_format(sandbox.clock.now()),
@@ -450,6 +430,45 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             sandbox.faults.clear()
         return _json(sandbox.faults.snapshot())
 
+    @app.route("/sandbox/limits", methods=["GET", "POST", "DELETE"])
+    def limits() -> Response:
+        if request.method == "POST":
+            try:
+                sandbox.limits.configure(control_json())
+            except ValueError as exc:
+                return _error(400, "INVALID_REQUEST_BODY", str(exc))
+        elif request.method == "DELETE":
+            sandbox.limits.lift()
+        return _json(sandbox.limits.snapshot())
+
+    @app.route("/sandbox/connect-retry", methods=["GET", "POST", "DELETE"])
+    def connect_retry() -> Response:
+        if request.method == "POST":
+            data = control_json()
+            unknown = sorted(set(data) - {"schedule_seconds", "preset"})
+            if unknown or len(data) != 1:
+                return _error(400, "INVALID_REQUEST_BODY", "send exactly one of schedule_seconds or preset")
+            try:
+                sandbox.connect.set_schedule(parse_schedule(data.get("schedule_seconds", data.get("preset"))))
+            except ValueError as exc:
+                return _error(400, "INVALID_REQUEST_BODY", str(exc))
+        elif request.method == "DELETE":
+            sandbox.connect.set_schedule(None)
+        schedule = sandbox.connect.schedule
+        return _json(
+            {
+                "mode": "fast" if schedule is None else "schedule",
+                "schedule_seconds": None if schedule is None else list(schedule),
+                "timing": "real-time" if schedule is None else "sandbox-clock",
+                "fast": {
+                    "initial_seconds": config.connect_retry_initial_seconds,
+                    "factor": config.connect_retry_factor,
+                    "max_seconds": config.connect_retry_max_seconds,
+                    "max_attempts": config.connect_max_attempts,
+                },
+            }
+        )
+
     @app.post("/sandbox/reset")
     def reset() -> Response:
         sandbox.reset()
@@ -461,7 +480,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         for key in ("envelope_id", "event", "outcome"):
             if wanted := request.args.get(key):
                 entries = [e for e in entries if e.get(key) == wanted]
-        return _json({"pending": sandbox.connect.pending(), "entries": entries})
+        return _json({"pending": sandbox.connect.pending(), "queue": sandbox.connect.queued(), "entries": entries})
 
     @app.get("/sandbox/envelopes")
     def sandbox_envelopes() -> Response:

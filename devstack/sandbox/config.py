@@ -35,6 +35,10 @@ class SandboxConfig:
     connect_retry_factor: float = 2.0
     connect_retry_max_seconds: float = 10.0
     connect_max_attempts: int = 50
+    # None: the quick schedule above, in real time (keeps tests fast). A list: retry n waits the
+    # n-th delay on the sandbox clock and the message is given up after the last one (DocuSign
+    # retries over hours and days; see connect.REALISTIC_SCHEDULE and --connect-retry realistic).
+    connect_retry_schedule_seconds: list[float] | None = None
     # A message held by the `connect_reorder` fault is released after this long if nothing follows.
     connect_reorder_hold_seconds: float = 5.0
     connect_log_limit: int = 5000
@@ -51,9 +55,18 @@ class SandboxConfig:
     # DocuSign omits `envelopes` from list_status_changes when nothing matches; code must cope.
     omit_empty_envelope_list: bool = True
 
-    # Values for the X-RateLimit-* / X-BurstLimit-* headers (not enforced; use faults for that).
+    # X-RateLimit-Limit / X-BurstLimit-Limit while a limit is not enforced (DocuSign's defaults).
     hourly_rate_limit: int = 3000
     burst_rate_limit: int = 500
+    # Enforced limits per account (None: counted and reported, never refused). Off by default so
+    # the suites are unaffected; POST /sandbox/limits changes them at run time.
+    enforced_hourly_limit: int | None = None
+    enforced_burst_limit: int | None = None
+    burst_window_seconds: float = 30.0
+
+    # Whether an anchor tab without anchorMatchWholeWord matches whole words only. DocuSign's REST
+    # reference says false (substring); the OpenAPI text in the SDK says true. See README.
+    anchor_match_whole_word_default: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxConfig:

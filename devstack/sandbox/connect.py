@@ -22,8 +22,48 @@ from urllib.parse import urlsplit
 
 from .config import SandboxConfig
 from .faults import Faults
+from .timeutil import Clock
 
 log = logging.getLogger(__name__)
+
+# The longest single wait: a retry due in days is re-checked now and then (a clock change wakes
+# the worker anyway).
+_MAX_WAIT_SECONDS = 60.0
+
+
+def _realistic_schedule() -> tuple[float, ...]:
+    """DocuSign-like SIM retries (approximate, third-party account): about 15 s first, growing
+    exponentially, for up to about 45 attempts or 7 days. Here: 15 s doubling, each wait at most
+    6 h, stopped before the retries would pass 7 days."""
+    delays: list[float] = []
+    delay, total = 15.0, 0.0
+    while len(delays) < 44 and total + delay <= 7 * 86400:
+        delays.append(delay)
+        total += delay
+        delay = min(delay * 2, 6 * 3600.0)
+    return tuple(delays)
+
+
+REALISTIC_SCHEDULE = _realistic_schedule()
+PRESETS: dict[str, tuple[float, ...] | None] = {"fast": None, "realistic": REALISTIC_SCHEDULE}
+
+
+def parse_schedule(value: Any) -> tuple[float, ...] | None:
+    """A preset name ("fast", "realistic") or a list of delays in seconds; None means "fast"."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in PRESETS:
+            raise ValueError(f"unknown Connect retry preset {value!r}; expected one of {', '.join(PRESETS)}")
+        return PRESETS[value]
+    if not isinstance(value, list | tuple) or len(value) > 1000:
+        raise ValueError("schedule_seconds must be a list of at most 1000 numbers")
+    delays = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int | float) or not 0 <= item <= 30 * 86400:
+            raise ValueError("every retry delay must be a number of seconds between 0 and 30 days")
+        delays.append(float(item))
+    return tuple(delays)
 
 
 @dataclass
@@ -68,12 +108,18 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
 class ConnectDispatcher:
     """One worker thread, a time-ordered queue; a failing listener does not block other messages."""
 
-    def __init__(self, config: SandboxConfig, faults: Faults, hmac_keys: Callable[[], list[str]]) -> None:
+    def __init__(self, config: SandboxConfig, faults: Faults, hmac_keys: Callable[[], list[str]], clock: Clock) -> None:
         self._config = config
         self._faults = faults
         self._hmac_keys = hmac_keys
+        self._clock = clock
         self._cond = threading.Condition()
+        # Due in real time (time.monotonic): first deliveries and the quick default retries.
         self._queue: list[tuple[float, int, ConnectMessage]] = []
+        # Due on the sandbox clock (epoch seconds): retries of a configured schedule, so a test or
+        # a demo moves the clock instead of waiting hours.
+        self._clock_queue: list[tuple[float, int, ConnectMessage]] = []
+        self._schedule = parse_schedule(config.connect_retry_schedule_seconds)
         self._seq = itertools.count()
         self._held: tuple[float, ConnectMessage] | None = None
         self._in_flight = 0
@@ -112,11 +158,31 @@ class ConnectDispatcher:
     def _push(self, message: ConnectMessage, delay: float) -> None:
         heapq.heappush(self._queue, (time.monotonic() + delay, next(self._seq), message))
 
+    def _push_on_clock(self, message: ConnectMessage, delay: float) -> None:
+        heapq.heappush(self._clock_queue, (self._clock.now().timestamp() + delay, next(self._seq), message))
+
     def _release_held(self) -> None:
         # Queued after whatever was just pushed, so it arrives after the message that followed it.
         if self._held is not None:
             self._push(self._held[1], 0.0)
             self._held = None
+
+    # -- retry schedule ------------------------------------------------------------------------
+
+    @property
+    def schedule(self) -> tuple[float, ...] | None:
+        with self._cond:
+            return self._schedule
+
+    def set_schedule(self, schedule: tuple[float, ...] | None) -> None:
+        """Applies to failures from now on; retries already queued keep their due time."""
+        with self._cond:
+            self._schedule = schedule
+
+    def wake(self) -> None:
+        """The sandbox clock moved: retries due on it may be due now (or later than thought)."""
+        with self._cond:
+            self._cond.notify_all()
 
     # -- inspection ----------------------------------------------------------------------------
 
@@ -126,13 +192,37 @@ class ConnectDispatcher:
 
     def pending(self) -> int:
         with self._cond:
-            return len(self._queue) + self._in_flight + (1 if self._held else 0)
+            return len(self._queue) + len(self._clock_queue) + self._in_flight + (1 if self._held else 0)
+
+    def queued(self) -> list[dict[str, Any]]:
+        """Messages waiting, soonest first, each with its due time on the sandbox clock."""
+        with self._cond:
+            mono, clock = time.monotonic(), self._clock.now().timestamp()
+            waiting = [(clock + due - mono, "real-time", m) for due, _, m in self._queue]
+            waiting += [(due, "sandbox-clock", m) for due, _, m in self._clock_queue]
+            if self._held is not None:
+                waiting.append((clock + self._held[0] - mono, "held", self._held[1]))
+        waiting.sort(key=lambda item: item[0])
+        return [
+            {
+                "message_id": m.message_id,
+                "envelope_id": m.envelope_id,
+                "event": m.event,
+                "attempt": m.attempt + 1,
+                "retry_count": m.attempt,
+                "due": datetime.fromtimestamp(due, UTC).isoformat(),
+                "timing": timing,
+            }
+            for due, timing, m in waiting
+        ]
 
     def reset(self) -> None:
         with self._cond:
             self._queue.clear()
+            self._clock_queue.clear()
             self._held = None
             self._log.clear()
+            self._schedule = parse_schedule(self._config.connect_retry_schedule_seconds)
             self._generation += 1
             self._cond.notify_all()
 
@@ -158,6 +248,7 @@ class ConnectDispatcher:
             "duplicate": message.duplicate,
             "generated": message.payload.get("generatedDateTime"),
             "at": datetime.now(UTC).isoformat(),
+            "sandbox_at": self._clock.now().isoformat(),  # what a retry schedule is measured on
         }
         if outcome == "dropped":  # what was lost, so a test can deliver it late (as a DocuSign retry would)
             entry["payload"] = message.payload
@@ -169,16 +260,25 @@ class ConnectDispatcher:
         with self._cond:
             while not self._stopped:
                 now = time.monotonic()
+                clock = self._clock.now().timestamp()
                 if self._held is not None and self._held[0] <= now:
                     self._release_held()
-                if self._queue and self._queue[0][0] <= now:
-                    _, _, message = heapq.heappop(self._queue)
+                # Seconds each queue's head is overdue (negative: not yet); the more overdue goes first.
+                late: list[tuple[float, int, list[tuple[float, int, ConnectMessage]]]] = []
+                if self._queue:
+                    late.append((now - self._queue[0][0], -self._queue[0][1], self._queue))
+                if self._clock_queue:
+                    late.append((clock - self._clock_queue[0][0], -self._clock_queue[0][1], self._clock_queue))
+                if self._held is not None:
+                    late.append((now - self._held[0], 0, []))
+                ready = [item for item in late if item[0] >= 0 and item[2]]
+                if ready:
+                    _, _, queue = max(ready, key=lambda item: (item[0], item[1]))
+                    _, _, message = heapq.heappop(queue)
                     self._in_flight += 1
                     return message, self._generation
-                deadlines = [self._queue[0][0]] if self._queue else []
-                if self._held is not None:
-                    deadlines.append(self._held[0])
-                self._cond.wait(timeout=max(0.0, min(deadlines) - now) if deadlines else None)
+                wait = min((-item[0] for item in late), default=None)
+                self._cond.wait(timeout=None if wait is None else min(max(0.0, wait), _MAX_WAIT_SECONDS))
         return None
 
     def _run(self) -> None:
@@ -214,19 +314,29 @@ class ConnectDispatcher:
         if status is not None and 200 <= status < 300:
             self._record(message, "delivered", status, None)
             return
-        attempts_done = message.attempt + 1
-        retry = message.require_ack and attempts_done < self._config.connect_max_attempts
-        if not retry:
+        with self._cond:
+            schedule = self._schedule
+        if schedule is None:
+            retry = message.attempt + 1 < self._config.connect_max_attempts
+        else:
+            retry = message.attempt < len(schedule)
+        if not (message.require_ack and retry):
             reason = "no requireAcknowledgment: not retried" if not message.require_ack else "gave up"
             self._record(message, "gave_up" if message.require_ack else "failed", status, error or reason)
             return
         self._record(message, "failed", status, error)
-        delay = min(
-            self._config.connect_retry_initial_seconds * self._config.connect_retry_factor**message.attempt,
-            self._config.connect_retry_max_seconds,
-        )
+        if schedule is None:
+            delay = min(
+                self._config.connect_retry_initial_seconds * self._config.connect_retry_factor**message.attempt,
+                self._config.connect_retry_max_seconds,
+            )
+        else:
+            delay = schedule[message.attempt]
         message.attempt += 1
         with self._cond:
             if generation == self._generation and not self._stopped:
-                self._push(message, delay)
+                if schedule is None:
+                    self._push(message, delay)
+                else:
+                    self._push_on_clock(message, delay)
                 self._cond.notify_all()

@@ -60,6 +60,16 @@ class Document:
         return "".join(extractor.parts)
 
 
+# Elements laid out apart on the page: their texts are separate words in the PDF (two table cells
+# never read as one word), so whole-word anchor matching sees a break between them.
+_BLOCK_TAGS = frozenset(
+    (
+        "address article aside blockquote br caption dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
+        "header hr li main nav ol p pre section table tbody td tfoot th thead tr ul"
+    ).split()
+)
+
+
 class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -69,10 +79,14 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "head", "title"):
             self._skip += 1
+        elif tag in _BLOCK_TAGS and not self._skip:
+            self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head", "title") and self._skip:
             self._skip -= 1
+        elif tag in _BLOCK_TAGS and not self._skip:
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
@@ -83,11 +97,20 @@ def normalise_space(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def anchor_found(anchor: str, texts: list[str], case_sensitive: bool) -> bool:
+def anchor_found(anchor: str, texts: list[str], case_sensitive: bool, whole_word: bool = False) -> bool:
+    """Whether `anchor` occurs in any text (runs of white space compare equal).
+
+    `whole_word` is DocuSign's anchorMatchWholeWord: the match may not be part of a longer word,
+    i.e. no letter, digit or underscore right before or after it ("man" is found in "man." but
+    not in "fireman" or "manpower"; "/sn1" not in "/sn10/"). Without it any substring counts.
+    """
     needle = normalise_space(anchor)
+    if not case_sensitive:
+        needle = needle.casefold()
+    pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)" if whole_word else re.escape(needle))
     for text in texts:
         hay = normalise_space(text)
-        if (needle in hay) if case_sensitive else (needle.casefold() in hay.casefold()):
+        if pattern.search(hay if case_sensitive else hay.casefold()):
             return True
     return False
 

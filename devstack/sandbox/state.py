@@ -32,6 +32,7 @@ from .documents import (
     html_to_pdf,
 )
 from .faults import Faults
+from .limits import RateLimiter
 from .timeutil import Clock, ds_format, ms_format, parse_datetime
 
 SIGNER = "signer"
@@ -178,13 +179,14 @@ class Sandbox:
         self.config = config
         self.clock = Clock()
         self.faults = Faults()
+        self.limits = RateLimiter(config, self.clock)
         self.lock = threading.RLock()
         self.integrations: dict[str, str] = dict(config.integrations)
         self.connect_keys: list[str] = list(config.connect_hmac_keys)
         self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> (user id, monotonic expiry)
         self.envelopes: dict[str, Envelope] = {}
         self.tokens: dict[str, SigningToken] = {}
-        self.connect = ConnectDispatcher(config, self.faults, self._connect_keys)
+        self.connect = ConnectDispatcher(config, self.faults, self._connect_keys, self.clock)
 
     def _connect_keys(self) -> list[str]:
         with self.lock:
@@ -194,7 +196,8 @@ class Sandbox:
         self.connect.stop()
 
     def reset(self) -> None:
-        """Forget envelopes, links, faults, Connect queue/log and the clock offset.
+        """Forget envelopes, links, faults, Connect queue/log, the clock offset and API call counts;
+        rate limits and the Connect retry schedule go back to the config's.
 
         Integrations, Connect keys and access tokens survive: a running app keeps working.
         """
@@ -203,6 +206,7 @@ class Sandbox:
             self.tokens.clear()
         self.faults.clear()
         self.clock.reset()
+        self.limits.reset()
         self.connect.reset()
 
     # -- OAuth tokens ------------------------------------------------------------------------------
@@ -423,7 +427,10 @@ class Sandbox:
                     if texts is None:
                         texts = [d.plain_text() for d in envelope.documents]
                     case_sensitive = str(tab.get("anchorCaseSensitive", "")).lower() == "true"
-                    if not anchor_found(str(anchor), texts, case_sensitive):
+                    whole_word = str(tab.get("anchorMatchWholeWord", "")).lower()
+                    if whole_word not in ("true", "false"):  # absent (or unreadable): the default
+                        whole_word = "true" if self.config.anchor_match_whole_word_default else "false"
+                    if not anchor_found(str(anchor), texts, case_sensitive, whole_word == "true"):
                         raise _bad(
                             "ANCHOR_TAG_PROCESSING_FAILURE",
                             f"Anchor Tab Processing failed. Anchor string '{anchor}' of recipient "

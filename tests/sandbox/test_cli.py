@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import generate_key, http, public_pem
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,3 +47,20 @@ def test_module_entry_point_serves(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_rate_limit_and_connect_retry_flags() -> None:
+    from devstack.sandbox.__main__ import build_config, parse_args
+    from devstack.sandbox.connect import REALISTIC_SCHEDULE
+
+    flags = ["--hourly-limit", "3000", "--burst-limit", "200", "--burst-window", "30", "--connect-retry", "realistic"]
+    config = build_config(parse_args(flags))
+    assert (config.enforced_hourly_limit, config.enforced_burst_limit, config.burst_window_seconds) == (3000, 200, 30.0)
+    assert config.connect_retry_schedule_seconds == list(REALISTIC_SCHEDULE)
+    assert build_config(parse_args(["--connect-retry", "15,60,300"])).connect_retry_schedule_seconds == [15, 60, 300]
+    defaults = build_config(parse_args([]))
+    assert (defaults.enforced_hourly_limit, defaults.enforced_burst_limit) == (None, None)
+    assert defaults.connect_retry_schedule_seconds is None
+    assert build_config(parse_args(["--connect-retry", "fast"])).connect_retry_schedule_seconds is None
+    with pytest.raises(SystemExit):
+        build_config(parse_args(["--connect-retry", "soon"]))

@@ -8,7 +8,7 @@ import docusign_esign as ds
 import pytest
 import urllib3
 
-from .helpers import SandboxHandle, api_error, definition, embedded_signer, http
+from .helpers import SandboxHandle, api_error, definition, embedded_signer, http, wait_for
 
 
 def create(sandbox: SandboxHandle) -> ds.EnvelopeSummary:
@@ -66,6 +66,9 @@ def test_slow_fault_makes_a_client_timeout_fire(sandbox: SandboxHandle) -> None:
         sandbox.api().create_envelope(sandbox.account_id, envelope_definition=envelope, _request_timeout=(0.2, 0.2))
     assert sandbox.control("GET", "/sandbox/faults")["rest"] == []  # both slow events consumed
     assert create(sandbox).status == "sent"
+    # The timed-out create still lands once its delay is over: wait for it, so it cannot count
+    # against (or add an envelope to) the next test.
+    wait_for(lambda: len(sandbox.control("GET", "/sandbox/envelopes")["envelopes"]) == 3, what="the late create")
 
 
 def test_faults_can_be_listed_and_cleared(sandbox: SandboxHandle) -> None:

@@ -168,6 +168,8 @@ def test_consent_required_is_an_operational_error_with_the_consent_url(
     query = parse_qs(url.query)
     assert query["response_type"] == ["code"] and query["client_id"] == [INTEGRATION_KEY]
     assert query["scope"] == ["signature impersonation"] and "%20" in url.query
+    # The consent page (app.py), the redirect URI to register on the integration key.
+    assert query["redirect_uri"] == ["https://api.example/v1/esign/docusign/consent"]
     assert error.consent_url in str(error)
     [record] = [r for r in caplog.records if "consent" in r.getMessage()]
     assert getattr(record, "consent_url", None) == error.consent_url
