@@ -76,7 +76,12 @@ def section(medians: dict[tuple[str, bool], float], runs: int) -> str:
         f"{table(medians)}\n\n"
         "The webhook handler's init is `import app` plus intake and the contract model: the DocuSign SDK, "
         "Jinja2 and cn2an are loaded only by the jobs that use them (tests/unit/test_cold_start.py "
-        "guards it).\n<!-- bench_cold_start:end -->\n"
+        "guards it).\n\n"
+        "Every module imports at its top (docs/architecture.md, \"Layers\"), so `import app` loads all of "
+        "chalicelib with boto3 and pydantic: on 2026-11-30 that moved the webhook path from 253 ms to about "
+        "400 ms with bytecode (what the package ships). About 110 ms of it is boto3, which the webhook "
+        "path loaded before too, at its first SQS call instead of at import; the rest is the price of "
+        "imports a reader can see.\n<!-- bench_cold_start:end -->\n"
     )
 
 
