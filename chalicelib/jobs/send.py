@@ -17,6 +17,7 @@ from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.esign import envelopes
+from chalicelib.esign.governor import RateLimited
 from chalicelib.esign.signing_settings import SigningSettings, for_tenant
 from chalicelib.lifecycle.approvals import reasons_for, request_approval
 from chalicelib.lifecycle.transitions import transition
@@ -80,8 +81,9 @@ def _send(record: StoredContract) -> str:
     envelopes.wait_for_budget()  # DocuSign's budget spent: wait (RateLimited) before claiming the create
     # Only an attempt that follows one which called create may find an envelope made for it (the
     # create went through, its answer was lost): the first attempt creates without looking.
-    first_create = store.claim_once(f"envelope-create#{record.tenant_id}#{record.contract_id}", CREATE_CLAIM_TTL,
-                                    tenant_id=record.tenant_id, contract_id=record.contract_id)
+    create_claim = f"envelope-create#{record.tenant_id}#{record.contract_id}"
+    first_create = store.claim_once(create_claim, CREATE_CLAIM_TTL, tenant_id=record.tenant_id,
+                                    contract_id=record.contract_id)
     existing = [] if first_create else envelopes.find_envelopes(record.contract_id, record.created_at)
     if existing:
         ref, how = existing[0], "recovered"
@@ -92,6 +94,12 @@ def _send(record: StoredContract) -> str:
     else:
         try:
             ref = envelopes.create_envelope(_envelope_request(record, document, rendered.html, signing))
+        except RateLimited:
+            # Refused for the budget (before DocuSign did anything, or by the governor): nothing was
+            # created, so the next attempt need not look for it.
+            if first_create:
+                store.release_claim(create_claim)
+            raise
         except envelopes.EnvelopeRejected as err:
             transition(record, Status.SEND_FAILED, event_type="send_failed", reason=err.message or err.code,
                        detail={"error_code": err.code, "message": err.message, "trace_token": err.trace_token})

@@ -54,6 +54,9 @@ class _Usage:
     hour_start: datetime
     hour_count: int = 0
     burst: deque[float] = field(default_factory=deque)  # sandbox-clock epoch seconds of counted calls
+    total: int = 0  # counted calls since the limits were set (benchmarks: calls per contract)
+    refused: int = 0  # calls refused over a limit since then
+    windows: set[str] = field(default_factory=set)  # the hours (starts) in which a call was counted
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,14 @@ class RateLimiter:
             usage = self._current(account, now)
             s = self._settings
             if s.hourly is not None and usage.hour_count >= s.hourly:
+                usage.refused += 1
                 return Verdict(self._headers(usage), (HOURLY_CODE, HOURLY_MESSAGE))
             if s.burst is not None and len(usage.burst) >= s.burst:
+                usage.refused += 1
                 return Verdict(self._headers(usage), (BURST_CODE, BURST_MESSAGE))
             usage.hour_count += 1
+            usage.total += 1
+            usage.windows.add(usage.hour_start.isoformat())
             usage.burst.append(now.timestamp())
             return Verdict(self._headers(usage), None)
 
@@ -206,6 +213,11 @@ class RateLimiter:
                 accounts[account] = {
                     "hour_start": usage.hour_start.isoformat(),
                     "hour_count": usage.hour_count,
+                    "total": usage.total,
+                    "refused": usage.refused,
+                    "windows": len(usage.windows),
+                    "first_window": min(usage.windows, default=None),
+                    "last_window": max(usage.windows, default=None),
                     "burst_count": len(usage.burst),
                     "headers": self._headers(usage),
                 }

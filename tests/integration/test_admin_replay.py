@@ -14,6 +14,7 @@ import pytest
 from chalicelib.admin.__main__ import main as admin
 from chalicelib.admin.callbacks import list_dead_letters
 from chalicelib.jobs.runner import MAX_ATTEMPTS
+from tests.integration.test_approval import set_rules
 from tests.support.esign import signer, signing_link, submit, webhook_body
 from tests.support.stack import StackHarness, form_post
 
@@ -127,17 +128,6 @@ def test_replay_twice_before_the_send_job_runs_sends_once(stack: StackHarness,
     types = [e["type"] for e in stack.timeline(contract_id)]
     assert types.count("envelope_sent") == 1 and types.count("replay_requested") == 1
     assert contract["envelope_id"] == stack.sandbox_envelopes(contract_id)[0]["envelopeId"]
-
-
-def set_rules(stack: StackHarness, rules: dict[str, Any] | None) -> None:
-    from chalicelib.store import registry
-
-    tenant = registry.get_tenant(stack.tenant_id)
-    settings = {k: v for k, v in tenant.settings.items() if k != "approval"}
-    if rules is not None:
-        settings["approval"] = rules
-    registry.put_tenant(stack.tenant_id, tenant.name, settings)
-    registry.clear_cache()
 
 
 def approval_emails(stack: StackHarness) -> int:

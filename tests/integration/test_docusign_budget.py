@@ -58,6 +58,9 @@ def test_the_budget_runs_out_mid_batch_and_every_contract_is_sent_after_the_rese
     assert all(m.get("attempt", 1) == 1 for m in sends), "a wait for the budget spent an attempt"
     timeline = [e["type"] for cid in ids for e in stack.timeline(cid)]
     assert "send_failed" not in timeline and "job_dead_lettered" not in timeline
+    # One call per contract, the create: no look-up first, not even after a wait for the budget.
+    usage = next(iter(stack.sandbox("GET", "/sandbox/limits")["accounts"].values()))
+    assert usage["total"] == len(ids), usage
 
 
 def test_a_refusal_the_governor_did_not_foresee_is_a_wait_too(stack: StackHarness, monkeypatch: pytest.MonkeyPatch,
