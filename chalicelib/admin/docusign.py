@@ -39,6 +39,7 @@ from urllib3.exceptions import HTTPError
 from chalicelib.core.aws import forget_secret, get_secret
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
+from chalicelib.esign import governor
 from chalicelib.esign.auth import (
     DocuSignAuthError,
     DocuSignSession,
@@ -275,10 +276,19 @@ def _account_access(session: DocuSignSession) -> tuple[str, tuple[str, ...], boo
     client.set_default_header("Authorization", f"Bearer {session.access_token}")
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
+        # The app's budget for the account, as every other call: a spent one is not spent further.
+        governor.check(session.account_id)
+    except governor.RateLimited as err:
+        raise Failed(f"the account's API budget is spent for now ({err})",
+                     "run the check again after the reset; the app's jobs wait for it by themselves") from err
+    try:
         # One envelope asked for: the cheapest call that proves the token opens this account.
         page = EnvelopesApi(client).list_status_changes(session.account_id, from_date=since, count="1",
                                                         _request_timeout=request_timeout())
+        last = client.last_response
+        governor.observe(session.account_id, last.getheaders() if last is not None else None)
     except ApiException as err:
+        governor.observe(session.account_id, getattr(err, "headers", None))
         status = int(getattr(err, "status", 0) or 0)
         code, message = _rest_error(err)
         raise Failed(f"DocuSign refused listing envelopes of account {session.account_id} at {session.rest_host}: "

@@ -303,3 +303,26 @@ def test_no_answer_from_docusign_is_still_a_page(app_server: AppServer, query: s
 def test_an_empty_error_is_a_refusal(app_server: AppServer) -> None:
     outcome, body = consent_page(app_server, "?error=&code=abc", "zh")
     assert outcome == "refused" and "未授权" in body and "<code>" not in body
+
+
+def test_the_account_access_step_spends_from_the_apps_budget(stack: StackHarness,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The check's one REST call goes through the rate governor: it records DocuSign's reading, and
+    with the budget spent it says so instead of spending more."""
+    from chalicelib.esign import governor
+    from chalicelib.esign.auth import get_session
+
+    assert run_check(capsys)[0] == 0
+    account_id = get_session().account_id
+    reading = governor.current(account_id)
+    assert reading is not None and reading.remaining is not None  # the check's answer was recorded
+
+    # The budget is spent elsewhere: DocuSign's refusal names the limit, and is recorded...
+    stack.sandbox("POST", "/sandbox/limits", {"hourly": 0, "hour_seconds": 3600})
+    code, out = run_check(capsys)
+    assert code == 1 and "HOURLY_APIINVOCATION_LIMIT_EXCEEDED" in step(out, "account access"), out
+    # ...so the next check says the budget is spent without asking DocuSign again.
+    code, out = run_check(capsys)
+    assert code == 1 and "budget is spent" in step(out, "account access"), out
+    usage = next(iter(stack.sandbox("GET", "/sandbox/limits")["accounts"].values()))
+    assert usage["refused"] == 1, usage
