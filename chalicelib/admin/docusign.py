@@ -172,8 +172,8 @@ def _private_key() -> tuple[str, tuple[str, ...], bool]:
     except (ValueError, UnsupportedAlgorithm) as err:
         what = "a public key" if "PUBLIC KEY" in pem else "not a PEM private key"
         raise Failed(f"the secret {secret_id} holds {what}",
-                     "store the private key of an RSA keypair of the integration key, whole: from "
-                     "-----BEGIN RSA PRIVATE KEY----- to -----END RSA PRIVATE KEY-----",
+                     "store the private key of an RSA keypair of the integration key, whole: the PEM block "
+                     "with its BEGIN and END lines",
                      f"(DocuSign shows it once, when the keypair is added in {APPS_AND_KEYS}; if it is lost, add "
                      "a new keypair)") from err
     if not isinstance(key, rsa.RSAPrivateKey):

@@ -188,16 +188,6 @@ def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
     raise RetryableError(f"DocuSign {operation}: unauthorized twice")
 
 
-def wait_for_budget() -> None:
-    """Raises RateLimited when DocuSign's budget for our account is spent (before a step that must
-    not be half-done: the send job's create)."""
-    try:
-        session = get_session()
-    except DocuSignAuthError as err:
-        raise RetryableError(f"DocuSign auth ({err.error}): {err}") from err
-    governor.check(session.account_id)
-
-
 def _last_headers(api: Any) -> Any:
     """The headers of the SDK's last answer (its ApiClient keeps the response)."""
     response = getattr(getattr(api, "api_client", None), "last_response", None)

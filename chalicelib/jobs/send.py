@@ -78,7 +78,6 @@ def _send(record: StoredContract) -> str:
         return "render failed"
 
     signing = for_tenant(record.tenant_id)
-    envelopes.wait_for_budget()  # DocuSign's budget spent: wait (RateLimited) before claiming the create
     # Only an attempt that follows one which called create may find an envelope made for it (the
     # create went through, its answer was lost): the first attempt creates without looking.
     create_claim = f"envelope-create#{record.tenant_id}#{record.contract_id}"

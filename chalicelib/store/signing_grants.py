@@ -19,7 +19,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
-from chalicelib.store.contention import StoreError, raise_if_transient, translated
+from chalicelib.store.contention import StoreBusy, StoreError, raise_if_transient, translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import KeyRecord
 
@@ -93,7 +93,7 @@ def live_grant(tenant_id: str, contract_id: str, signer: int, envelope_id: str, 
             return fresh
         except PutError as err:
             _unless_lost_race(err)  # someone else made or revoked it meanwhile: read again
-    raise RuntimeError("signing grant kept changing under us")
+    raise StoreBusy("the signer's signing grant kept changing under us; try again")
 
 
 @translated

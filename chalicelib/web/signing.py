@@ -106,19 +106,21 @@ def envelope_expiry(record: StoredContract) -> datetime:
     return (sent_at or record.created_at) + timedelta(days=days)
 
 
-def _position(signer: str | None) -> int:
+def _position(record: StoredContract, signer: str | None) -> int:
+    """The `?signer=N` of a request, a position the contract has (400 not a position, 404 no such signer)."""
     # Plain digits only (int() would also take " 2", "+2", "1_0" and other scripts' digits), and
     # at most 9 of them: the OpenAPI document's integer 1..999999999.
     if not re.fullmatch(r"[0-9]{1,9}", signer or "") or int(signer or "0") < 1:
         raise ApiError("signer must be the signer's 1-based position in signers[]", status=400,
                        code="bad_request", details=[{"path": "signer", "message": "an integer from 1"}])
-    return int(signer or "0")
+    position = int(signer or "0")
+    if position > len(record.signers):
+        raise NotFound(f"the contract has no signer {position}")
+    return position
 
 
 def signing_link(record: StoredContract, signer: str | None, *, now: datetime | None = None) -> dict[str, Any]:
-    position = _position(signer)
-    if not 1 <= position <= len(record.signers):
-        raise NotFound(f"the contract has no signer {position}")
+    position = _position(record, signer)
     if record.envelope_id is None or record.status not in ENVELOPE_OPEN:
         raise ApiError(f"the contract is {record.status}: there is nothing to sign", status=409, code="conflict")
     envelope_expires = envelope_expiry(record)
@@ -137,9 +139,7 @@ def signing_link(record: StoredContract, signer: str | None, *, now: datetime | 
 def revoke_link(record: StoredContract, signer: str | None) -> dict[str, Any]:
     """The sender kills signer N's links (one leaked, a wrong recipient): every token minted so far
     stops working; the next link asked for comes from a new grant."""
-    position = _position(signer)
-    if not 1 <= position <= len(record.signers):
-        raise NotFound(f"the contract has no signer {position}")
+    position = _position(record, signer)
     revoked = signing_grants.revoke(record.tenant_id, record.contract_id, position, "revoked")
     if revoked:
         store.append_event(record, "signing_link_revoked", {"signer": position, "by": "api"})

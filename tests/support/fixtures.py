@@ -173,3 +173,14 @@ def reliability_row(stack: StackHarness) -> Iterator[Row]:
 
     yield record
     assert rows, "a reliability test must record its row"
+
+
+@pytest.fixture
+def pinned_public_base_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The links in emails and pages point at the API's public URL: pin it (other tests move it)."""
+    from chalicelib.core.config import reset_settings
+
+    monkeypatch.setenv("SIGNBRIDGE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    reset_settings()
+    yield
+    reset_settings()

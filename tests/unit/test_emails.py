@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,14 +21,7 @@ from chalicelib.rendering.environment import TEMPLATES_DIR
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 
 
-@pytest.fixture(autouse=True)
-def public_base_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from chalicelib.core.config import reset_settings
-
-    monkeypatch.setenv("SIGNBRIDGE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-    reset_settings()
-    yield
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("pinned_public_base_url")  # the emails' links
 
 
 def record(locale: str, **fields: Any) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,16 +17,7 @@ from chalicelib.reminders.content import compose
 from chalicelib.reminders.planning import business_moment, in_business_hours, plan_reminders
 from chalicelib.reminders.settings import TenantSettings
 
-
-@pytest.fixture(autouse=True)
-def public_base_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The link in the emails points at the API's public URL: pin it (other tests move it)."""
-    from chalicelib.core.config import reset_settings
-
-    monkeypatch.setenv("SIGNBRIDGE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-    reset_settings()
-    yield
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("pinned_public_base_url")  # the emails' links
 
 SAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "samples"
 TENANT = TenantSettings.from_dict({"payment": {"manager_email": "boss@yunti.example",
