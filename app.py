@@ -83,7 +83,7 @@ def crm_webhook(source_id: str) -> Response:
 @api_route
 def docusign_connect() -> Response:
     request = _request()
-    status, body = receive_connect(dict(request.headers), _raw_body())
+    status, body = receive_connect(dict(request.headers), _raw_body(), _query().get("tenant"))
     return json_response(body, status)
 
 

@@ -36,10 +36,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from urllib3.exceptions import HTTPError
 
-from chalicelib.core.aws import forget_secret, get_secret
+from chalicelib.core.aws import forget_secret, get_secret, put_secret_json
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
 from chalicelib.esign import governor
+from chalicelib.esign.accounts import (
+    SETTING,
+    AccountUnavailable,
+    DocuSignAccount,
+    own_account_secret,
+    service_account,
+    tenant_account,
+    tenant_secret_id,
+)
 from chalicelib.esign.auth import (
     DocuSignAuthError,
     DocuSignSession,
@@ -51,6 +60,7 @@ from chalicelib.esign.auth import (
     user_accounts,
 )
 from chalicelib.esign.envelopes import request_timeout
+from chalicelib.store.registry import check_tenant_id, set_tenant_setting
 
 T = TypeVar("T")
 MIN_RSA_BITS = 2048  # DocuSign's own keypairs are 2048 bits
@@ -106,63 +116,120 @@ class Report:
         return all(s.outcome == "ok" for s in self.steps)
 
 
-def run_checks() -> Report:
+@dataclass(frozen=True)
+class Target:
+    """The account checked, and how to name where each of its settings lives in a fix."""
+
+    account: DocuSignAccount
+    secret: dict[str, Any] | None = None  # a tenant's secret, as read (None: the service's settings)
+
+    @property
+    def tenant(self) -> str | None:
+        return self.account.tenant_id
+
+    def name(self, setting: str) -> str:
+        """DOCUSIGN_USER_ID for the service's account; `user_id` in the tenant's secret otherwise."""
+        if self.tenant is None:
+            return setting
+        field_name = setting.removeprefix("DOCUSIGN_").lower()
+        return f"`{field_name}` in the secret {self.account.secret_id}"
+
+
+def run_checks(tenant_id: str | None = None) -> Report:
     report = Report()
-    configured = report.run("configuration", _configuration)
-    key = report.run("private key", _private_key)
+    configured = report.run("configuration", lambda: _configuration(tenant_id))
+    # The service's settings are checked step by step even when one is missing; a tenant's come
+    # from its secret, which the configuration step has to read first.
+    target = configured or (Target(service_account()) if tenant_id is None else None)
+    key = report.run("private key", lambda: _private_key(target)) if target else None
+    if target is None:
+        report.skip("private key", "the configuration")
     grant: DocuSignSession | DocuSignAuthError | None = None
-    if configured and key:
-        grant = report.run("JWT grant", _grant)
+    if target and configured and key:
+        grant = report.run("JWT grant", lambda: _grant(target))
     else:
         report.skip("JWT grant", "the configuration and the private key")
     session = None
-    if grant is not None:
-        session = report.run("userinfo and account", lambda: _account(grant))
+    if target and grant is not None:
+        session = report.run("userinfo and account", lambda: _account(target, grant))
     else:
         report.skip("userinfo and account", "the JWT grant")
-    if session is not None:
-        report.run("account access", lambda: _account_access(session))
+    if target and session is not None:
+        report.run("account access", lambda: _account_access(target, session))
     else:
         report.skip("account access", "the account")
-    report.run("Connect keys", _connect_keys)
+    if target:
+        report.run("Connect keys", lambda: _connect_keys(target))
+    else:
+        report.skip("Connect keys", "the configuration")
     return report
 
 
 # --- the steps: each returns (summary, more lines, value) or raises Failed ---------------------------
 
 
-def _configuration() -> tuple[str, tuple[str, ...], bool]:
-    cfg = settings()
+def _tenant_target(tenant_id: str) -> Target:
+    secret_id = own_account_secret(tenant_id)
+    if secret_id is None:
+        raise Failed(f"tenant {tenant_id} has no DocuSign account of its own: it sends through the service's",
+                     "check the service's account with `docusign check` (no --tenant), or give the tenant its own "
+                     f"with `docusign use --tenant {tenant_id} ...`")
+    example = '\'{"integration_key": "...", "user_id": "...", "private_key": "<PEM>", "connect_keys": ["..."]}\''
+    raw = _read_secret(secret_id, "the tenant's DocuSign account", example)
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise Failed(f"the secret {secret_id} is not JSON", f"store it as {example}") from err
+    if not isinstance(value, dict):
+        raise Failed(f"the secret {secret_id} is not a JSON object", f"store it as {example}")
+    try:
+        account = tenant_account(tenant_id, secret_id)
+    except AccountUnavailable as err:
+        raise Failed(str(err), f"write it again with `docusign use --tenant {tenant_id} ...`") from err
+    return Target(account, value)
+
+
+def _configuration(tenant_id: str | None = None) -> tuple[str, tuple[str, ...], Target]:
+    target = Target(service_account()) if tenant_id is None else _tenant_target(tenant_id)
+    account = target.account
     problems: list[str] = []
-    if not cfg.docusign_integration_key:
-        problems.append(f"DOCUSIGN_INTEGRATION_KEY is not set: the integration key (a GUID) of the app in "
-                        f"{APPS_AND_KEYS}")
-    if not cfg.docusign_user_id:
-        problems.append("DOCUSIGN_USER_ID is not set: the API Username (a GUID) of the DocuSign user signbridge "
-                        f"acts as ({APPS_AND_KEYS}, 'My Account Information')")
-    elif "@" in cfg.docusign_user_id:
-        problems.append(f"DOCUSIGN_USER_ID is {cfg.docusign_user_id!r}, an email: use the user's API Username (a "
-                        f"GUID, {APPS_AND_KEYS})")
-    oauth = urlsplit(cfg.docusign_oauth_base)
+    if not account.integration_key:
+        problems.append(f"{target.name('DOCUSIGN_INTEGRATION_KEY')} is not set: the integration key (a GUID) of the "
+                        f"app in {APPS_AND_KEYS}")
+    if not account.user_id:
+        problems.append(f"{target.name('DOCUSIGN_USER_ID')} is not set: the API Username (a GUID) of the DocuSign "
+                        f"user signbridge acts as ({APPS_AND_KEYS}, 'My Account Information')")
+    elif "@" in account.user_id:
+        problems.append(f"{target.name('DOCUSIGN_USER_ID')} is {account.user_id!r}, an email: use the user's API "
+                        f"Username (a GUID, {APPS_AND_KEYS})")
+    oauth = urlsplit(account.oauth_base)
     if oauth.scheme not in ("http", "https") or not oauth.netloc:
-        problems.append(f"DOCUSIGN_OAUTH_BASE is {cfg.docusign_oauth_base!r}: use https://account-d.docusign.com "
-                        "(developer accounts) or https://account.docusign.com (production)")
+        problems.append(f"{target.name('DOCUSIGN_OAUTH_BASE')} is {account.oauth_base!r}: use "
+                        "https://account-d.docusign.com (developer accounts) or https://account.docusign.com "
+                        "(production)")
     # The settings fall back to a local address: a consent URL built from it would send DocuSign there.
     if not os.environ.get("SIGNBRIDGE_PUBLIC_BASE_URL"):
         problems.append("SIGNBRIDGE_PUBLIC_BASE_URL is not set: the API's public address (the consent redirect "
                         "URI and the Connect URL are built from it); set it as for the app's stage")
     if problems:
         raise Failed(f"{len(problems)} setting(s) missing or wrong", *problems)
-    account = cfg.docusign_account_id or "(DOCUSIGN_ACCOUNT_ID not set: the user's default account)"
-    return (f"integration key {cfg.docusign_integration_key}, user {cfg.docusign_user_id}, OAuth "
-            f"{cfg.docusign_oauth_base}, account {account}",
-            (f"redirect URI to register on the integration key: {consent_redirect_uri()}",), True)
+    wanted = account.account_id or f"({target.name('DOCUSIGN_ACCOUNT_ID')} not set: the user's default account)"
+    whose = f"tenant {target.tenant}: " if target.tenant else ""
+    return (f"{whose}integration key {account.integration_key}, user {account.user_id}, OAuth "
+            f"{account.oauth_base}, account {wanted}",
+            (f"redirect URI to register on the integration key: {consent_redirect_uri()}",), target)
 
 
-def _private_key() -> tuple[str, tuple[str, ...], bool]:
-    secret_id = settings().docusign_private_key_secret
-    pem = _read_secret(secret_id, "the RSA private key DocuSign generated for the integration key (PEM text)",
-                       "file://private.key")
+def _private_key(target: Target) -> tuple[str, tuple[str, ...], bool]:
+    secret_id = target.account.private_key_where()
+    if target.secret is not None:
+        pem = str(target.secret.get("private_key") or "")
+        if not pem:
+            raise Failed(f"the secret {secret_id} has no `private_key`",
+                         f"write it again with `docusign use --tenant {target.tenant} --private-key-file ...`")
+    else:
+        pem = _read_secret(secret_id, "the RSA private key DocuSign generated for the integration key (PEM text)",
+                           "file://private.key")
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except TypeError as err:  # cryptography: a passphrase is needed
@@ -185,21 +252,22 @@ def _private_key() -> tuple[str, tuple[str, ...], bool]:
     return f"{secret_id}: an RSA private key of {key.key_size} bits", (), True
 
 
-def _grant() -> tuple[str, tuple[str, ...], DocuSignSession | DocuSignAuthError]:
-    forget_session()  # this process's cache only: the check asks DocuSign, whatever was cached
+def _grant(target: Target) -> tuple[str, tuple[str, ...], DocuSignSession | DocuSignAuthError]:
+    forget_session(target.account)  # this process's cache only: the check asks DocuSign, whatever was cached
     try:
-        session = get_session(force_refresh=True)
+        session = get_session(target.account, force_refresh=True)
     except DocuSignAuthError as err:
         if err.error in ("userinfo_failed", "no_account"):
             # The token was granted; userinfo, asked next by get_session, is the next step's to report.
             return "DocuSign granted an access token", (), err
-        raise _grant_failure(err) from err
+        raise _grant_failure(target, err) from err
     return "DocuSign granted an access token", (), session
 
 
-def _grant_failure(err: DocuSignAuthError) -> Failed:
-    cfg = settings()
-    user, key, secret = cfg.docusign_user_id, cfg.docusign_integration_key, cfg.docusign_private_key_secret
+def _grant_failure(target: Target, err: DocuSignAuthError) -> Failed:
+    account = target.account
+    user, key, secret = account.user_id, account.integration_key, account.private_key_where()
+    oauth_base, name = account.oauth_base, target.name
     said = f"({err.error}{': ' + err.description if err.description else ''})"
     if err.error == "consent_required":
         return Failed(
@@ -207,7 +275,7 @@ def _grant_failure(err: DocuSignAuthError) -> Failed:
             f"1. register this redirect URI on the integration key ({APPS_AND_KEYS} > the app > Additional "
             f"settings > Redirect URIs), or DocuSign refuses the consent URL: {consent_redirect_uri()}",
             "2. open this consent URL once, signed in to DocuSign as that user, and accept:",
-            f"   {err.consent_url or consent_url()}",
+            f"   {err.consent_url or consent_url(account)}",
             "3. run this check again")
     if err.description == "no_valid_keys_or_signatures":
         return Failed(
@@ -218,45 +286,47 @@ def _grant_failure(err: DocuSignAuthError) -> Failed:
             "(DocuSign answers the same when this machine's clock is off by minutes: check it too)")
     if err.description == "issuer_not_found":
         return Failed(
-            f"DocuSign at {cfg.docusign_oauth_base} knows no integration key {key} {said}",
-            "check DOCUSIGN_INTEGRATION_KEY, and DOCUSIGN_OAUTH_BASE: https://account-d.docusign.com for "
+            f"DocuSign at {oauth_base} knows no integration key {key} {said}",
+            f"check {name('DOCUSIGN_INTEGRATION_KEY')}, and {name('DOCUSIGN_OAUTH_BASE')}: "
+            "https://account-d.docusign.com for "
             "developer accounts, https://account.docusign.com for production (a key goes live there only once "
             "promoted)")
     if err.description in ("user_not_found", "no_such_user") or err.error == "no_such_user":
         return Failed(
-            f"DocuSign at {cfg.docusign_oauth_base} knows no user {user} {said}",
-            f"set DOCUSIGN_USER_ID to the user's API Username (a GUID, {APPS_AND_KEYS}) in the same environment "
-            "(developer or production) as DOCUSIGN_OAUTH_BASE")
+            f"DocuSign at {oauth_base} knows no user {user} {said}",
+            f"set {name('DOCUSIGN_USER_ID')} to the user's API Username (a GUID, {APPS_AND_KEYS}) in the same "
+            f"environment (developer or production) as {name('DOCUSIGN_OAUTH_BASE')}")
     if err.error in ("bad_private_key", "private_key_unreadable"):
         return Failed(str(err), f"store the RSA private key of the integration key in {secret}")
     if err.error == "unreachable":
-        return Failed(f"DocuSign's OAuth at {cfg.docusign_oauth_base} is unreachable: {err}",
-                      "check DOCUSIGN_OAUTH_BASE and this machine's network, then run the check again")
+        return Failed(f"DocuSign's OAuth at {oauth_base} is unreachable: {err}",
+                      f"check {name('DOCUSIGN_OAUTH_BASE')} and this machine's network, then run the check again")
     if err.error.startswith("http_5"):
         return Failed(f"DocuSign's OAuth answered {err.error}", "DocuSign is having trouble: try again in a while")
     return Failed(f"DocuSign refused the JWT grant {said}",
-                  "check DOCUSIGN_INTEGRATION_KEY, DOCUSIGN_USER_ID and the private key against the integration "
-                  f"key in {APPS_AND_KEYS}")
+                  f"check {name('DOCUSIGN_INTEGRATION_KEY')}, {name('DOCUSIGN_USER_ID')} and the private key "
+                  f"against the integration key in {APPS_AND_KEYS}")
 
 
-def _account(grant: DocuSignSession | DocuSignAuthError | None) -> tuple[str, tuple[str, ...], DocuSignSession]:
-    wanted = settings().docusign_account_id
+def _account(target: Target, grant: DocuSignSession | DocuSignAuthError | None
+             ) -> tuple[str, tuple[str, ...], DocuSignSession]:
+    wanted, setting = target.account.account_id, target.name("DOCUSIGN_ACCOUNT_ID")
     if isinstance(grant, DocuSignAuthError):
         if grant.error == "no_account":
-            raise Failed(str(grant), "set DOCUSIGN_ACCOUNT_ID to one of the user's accounts, or leave it empty for "
+            raise Failed(str(grant), f"set {setting} to one of the user's accounts, or leave it empty for "
                                      "the user's default account")
         raise Failed(str(grant), "userinfo is DocuSign's: run the check again in a while")
     assert grant is not None  # run_checks passes a session or the error
     try:
-        accounts = user_accounts(grant.access_token)
+        accounts = user_accounts(grant.access_token, target.account)
     except DocuSignAuthError as err:
         raise Failed(str(err), "userinfo is DocuSign's: run the check again in a while") from err
-    picked = pick_account(accounts)
+    picked = pick_account(accounts, wanted)
     listed = ", ".join(f"{a['account_id']} ({a.get('account_name') or 'no name'})" for a in accounts) or "none"
     if picked is None:
-        raise Failed(f"DOCUSIGN_ACCOUNT_ID {wanted or '(empty)'} is not an account of user "
-                     f"{settings().docusign_user_id}; the user's accounts: {listed}",
-                     "set DOCUSIGN_ACCOUNT_ID to one of them, or leave it empty for the user's default account")
+        raise Failed(f"{setting} {wanted or '(empty)'} is not an account of user "
+                     f"{target.account.user_id}; the user's accounts: {listed}",
+                     f"set {setting} to one of them, or leave it empty for the user's default account")
     account_id, base_uri = picked
     if (grant.account_id, grant.base_uri) != picked:
         # The app keeps userinfo a day (chalicelib/esign/auth.py): until then it uses what it cached.
@@ -264,11 +334,11 @@ def _account(grant: DocuSignSession | DocuSignAuthError | None) -> tuple[str, tu
                      f"now {account_id} at {base_uri}",
                      "the app keeps userinfo for up to a day and then follows DocuSign by itself; until then it "
                      "sends to the cached account")
-    how = "DOCUSIGN_ACCOUNT_ID" if wanted else "the user's default account (set DOCUSIGN_ACCOUNT_ID to pin it)"
+    how = setting if wanted else f"the user's default account (set {setting} to pin it)"
     return f"account {account_id} at {base_uri}, {how}", (f"the user's accounts: {listed}",), grant
 
 
-def _account_access(session: DocuSignSession) -> tuple[str, tuple[str, ...], bool]:
+def _account_access(target: Target, session: DocuSignSession) -> tuple[str, tuple[str, ...], bool]:
     from docusign_esign import ApiClient, EnvelopesApi  # heavy: loaded only for this step
     from docusign_esign.client.api_exception import ApiException
 
@@ -292,7 +362,7 @@ def _account_access(session: DocuSignSession) -> tuple[str, tuple[str, ...], boo
         status = int(getattr(err, "status", 0) or 0)
         code, message = _rest_error(err)
         raise Failed(f"DocuSign refused listing envelopes of account {session.account_id} at {session.rest_host}: "
-                     f"HTTP {status} {code} {message}".rstrip(), *_access_fix(status, code)) from err
+                     f"HTTP {status} {code} {message}".rstrip(), *_access_fix(target, status, code)) from err
     except HTTPError as err:
         raise Failed(f"the REST API at {session.rest_host} is unreachable: {type(err).__name__}: {err}",
                      "run the check again in a while; if it persists, check this machine's network") from err
@@ -311,8 +381,8 @@ def _rest_error(err: Any) -> tuple[str, str]:
     return str(body.get("errorCode") or ""), str(body.get("message") or getattr(err, "reason", "") or "")
 
 
-def _access_fix(status: int, code: str) -> tuple[str, ...]:
-    user = settings().docusign_user_id
+def _access_fix(target: Target, status: int, code: str) -> tuple[str, ...]:
+    user = target.account.user_id
     if code in ("USER_LACKS_MEMBERSHIP", "USER_LACKS_PERMISSIONS", "ACCOUNT_LACKS_PERMISSIONS"):
         return (f"user {user} needs to be an active member of the account, allowed to send envelopes "
                 "(DocuSign eSignature Admin > Users)",)
@@ -323,18 +393,24 @@ def _access_fix(status: int, code: str) -> tuple[str, ...]:
     return ("run the check again in a while; if it persists, quote the error to DocuSign support",)
 
 
-def _connect_keys() -> tuple[str, tuple[str, ...], bool]:
-    secret_id = settings().docusign_connect_keys_secret
-    example = '\'{"keys": ["<key>"]}\''
-    add_key = ("in DocuSign eSignature Admin > Connect > Connect Keys, add a key (HMAC), then store it: aws "
-               f"secretsmanager put-secret-value --secret-id {secret_id} --secret-string {example}")
-    raw = _read_secret(secret_id, 'the Connect HMAC keys, as {"keys": ["<key>", ...]}', example)
-    try:
-        value = json.loads(raw)
-    except ValueError as err:
-        raise Failed(f"the secret {secret_id} is not JSON", add_key) from err
-    # The shape chalicelib/jobs/connect_listener.py reads: {"keys": [...]}, or a bare list.
-    keys = value.get("keys", []) if isinstance(value, dict) else value
+def _connect_keys(target: Target) -> tuple[str, tuple[str, ...], bool]:
+    if target.secret is not None:
+        secret_id = target.account.secret_id
+        add_key = ("in the tenant's DocuSign eSignature Admin > Connect > Connect Keys, add a key (HMAC), then "
+                   f"store it: docusign use --tenant {target.tenant} --connect-key <key> (with the other options)")
+        keys = target.secret.get("connect_keys", [])
+    else:
+        secret_id = settings().docusign_connect_keys_secret
+        example = '\'{"keys": ["<key>"]}\''
+        add_key = ("in DocuSign eSignature Admin > Connect > Connect Keys, add a key (HMAC), then store it: aws "
+                   f"secretsmanager put-secret-value --secret-id {secret_id} --secret-string {example}")
+        raw = _read_secret(secret_id, 'the Connect HMAC keys, as {"keys": ["<key>", ...]}', example)
+        try:
+            value = json.loads(raw)
+        except ValueError as err:
+            raise Failed(f"the secret {secret_id} is not JSON", add_key) from err
+        # The shape chalicelib/esign/accounts.py reads: {"keys": [...]}, or a bare list.
+        keys = value.get("keys", []) if isinstance(value, dict) else value
     if not isinstance(keys, list):
         raise Failed(f"the secret {secret_id} has no list of keys", add_key)
     problems = [p for p in (secret_problem(k) for k in keys) if p is not None]
@@ -377,12 +453,66 @@ def _read_secret(secret_id: str, holds: str, example: str) -> str:
 def add_parser(groups: Any) -> None:
     parser = groups.add_parser("docusign", help="DocuSign: check the configuration, key, consent and account")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check", help="every step from the settings to an authenticated call, ok or FAILED "
-                                      "with how to fix it").set_defaults(run=_cmd_check)
+    check = commands.add_parser("check", help="every step from the settings to an authenticated call, ok or FAILED "
+                                              "with how to fix it")
+    check.add_argument("--tenant", help="check this tenant's own DocuSign account (default: the service's)")
+    check.set_defaults(run=_cmd_check)
+    use = commands.add_parser("use", help="give a tenant its own DocuSign account (integration key, user, "
+                                          "private key), or --service to send through the service's again")
+    use.add_argument("--tenant", required=True)
+    use.add_argument("--service", action="store_true", help="the tenant goes back to the service's account")
+    use.add_argument("--integration-key")
+    use.add_argument("--user-id", help="the API Username (a GUID) of the user signbridge acts as")
+    use.add_argument("--account-id", default="", help="optional: else the user's default account")
+    use.add_argument("--oauth-base", default="", help="optional: else the service's DOCUSIGN_OAUTH_BASE")
+    use.add_argument("--private-key-file", help="the RSA private key of the integration key (PEM file)")
+    use.add_argument("--connect-key", action="append", default=[],
+                     help="a Connect HMAC key of the account (repeat during a rotation)")
+    use.set_defaults(run=_cmd_use)
+
+
+def _cmd_use(args: argparse.Namespace) -> int:
+    try:
+        tenant_id = check_tenant_id(args.tenant)
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
+    if args.service:
+        set_tenant_setting(tenant_id, SETTING, None)
+        print(f"tenant {tenant_id} sends through the service's DocuSign account again "
+              "(envelopes already sent stay in the tenant's account: let them finish first)")
+        return 0
+    missing = [flag for flag, value in (("--integration-key", args.integration_key), ("--user-id", args.user_id),
+                                        ("--private-key-file", args.private_key_file)) if not value]
+    if missing:
+        print(f"error: {', '.join(missing)} required (or --service)")
+        return 2
+    try:
+        with open(args.private_key_file, encoding="utf-8") as handle:
+            pem = handle.read()
+    except OSError as err:
+        print(f"error: cannot read {args.private_key_file}: {err.strerror}")
+        return 2
+    problems = [p for p in (secret_problem(k) for k in args.connect_key) if p is not None]
+    if problems:
+        print(f"error: a Connect key is unusable: {problems[0]}")
+        return 2
+    secret_id = tenant_secret_id(tenant_id)
+    value: dict[str, Any] = {"integration_key": args.integration_key, "user_id": args.user_id, "private_key": pem,
+                             "connect_keys": list(args.connect_key)}
+    if args.account_id:
+        value["account_id"] = args.account_id
+    if args.oauth_base:
+        value["oauth_base"] = args.oauth_base
+    put_secret_json(secret_id, value)
+    set_tenant_setting(tenant_id, SETTING, {"secret_id": secret_id})
+    print(f"tenant {tenant_id} sends through its own DocuSign account (secret {secret_id}); "
+          f"check it: python -m chalicelib.admin docusign check --tenant {tenant_id}")
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    report = run_checks()
+    report = run_checks(args.tenant)
     if report.passed:
         print(f"DocuSign check: all {len(report.steps)} steps ok")
         return 0

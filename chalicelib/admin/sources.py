@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.core.aws import _secret_cache, client, get_secret_json
+from chalicelib.core.aws import _secret_cache, get_secret_json, put_secret_json
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
 from chalicelib.intake.mapping import MappingError, mapping_for
@@ -239,15 +239,7 @@ def _entries(secret_id: str) -> list[dict[str, Any]]:
 
 
 def _write_secret(name: str, value: Mapping[str, Any], *, create: bool) -> None:
-    sm = client("secretsmanager")
-    text = json.dumps(value)
-    if create:
-        try:
-            sm.create_secret(Name=name, SecretString=text)
-            return
-        except sm.exceptions.ResourceExistsException:
-            pass
-    sm.put_secret_value(SecretId=name, SecretString=text)
+    put_secret_json(name, dict(value), create=create)
 
 
 def _forget_caches() -> None:

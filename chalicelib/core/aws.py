@@ -70,6 +70,21 @@ def get_secret_json(secret_id: str) -> Any:
     return json.loads(get_secret(secret_id))
 
 
+def put_secret_json(secret_id: str, value: Any, *, create: bool = True) -> None:
+    """Writes a secret's new value (creating the secret when `create` and it does not exist yet);
+    this process reads the new value at once."""
+    sm = client("secretsmanager")
+    text = json.dumps(value)
+    forget_secret(secret_id)
+    if create:
+        try:
+            sm.create_secret(Name=secret_id, SecretString=text)
+            return
+        except sm.exceptions.ResourceExistsException:
+            pass
+    sm.put_secret_value(SecretId=secret_id, SecretString=text)
+
+
 _queue_urls: dict[str, str] = {}
 
 

@@ -22,9 +22,10 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.core.aws import client, get_secret
+from chalicelib.core.aws import client
 from chalicelib.core.config import settings
 from chalicelib.core.observability import logger
+from chalicelib.esign.accounts import AccountUnavailable, DocuSignAccount, service_account
 from chalicelib.store import keys
 from chalicelib.store.contention import StoreError
 from chalicelib.store.contracts import now_utc
@@ -83,38 +84,48 @@ class _Account:
 
 
 _lock = threading.Lock()
-_session: DocuSignSession | None = None
-_account_cache: _Account | None = None
+# Per account (DocuSignAccount.cache_key): the service's, and each tenant's own.
+_sessions: dict[str, DocuSignSession] = {}
+_account_caches: dict[str, _Account] = {}
 
 
-def get_session(*, force_refresh: bool = False) -> DocuSignSession:
-    global _session
+def get_session(account: DocuSignAccount | None = None, *, force_refresh: bool = False) -> DocuSignSession:
+    """A live token for the account (the service's when None), from this container, the shared cache
+    or a new JWT grant."""
+    account = account or service_account()
     with _lock:
-        if not force_refresh and _session is not None and _session.fresh():
-            return _session
-        cached = None if force_refresh else _load_shared()
-        _session = cached if cached is not None else _new_session()
+        session = _sessions.get(account.cache_key)
+        if not force_refresh and session is not None and session.fresh():
+            return session
+        cached = None if force_refresh else _load_shared(account)
+        session = cached if cached is not None else _new_session(account)
+        _sessions[account.cache_key] = session
         if cached is None:
-            _store_shared(_session)
-        return _session
+            _store_shared(account, session)
+        return session
 
 
-def forget_session(*, userinfo: bool = True) -> None:
-    """After a 401 from DocuSign (token revoked), and between tests (everything, userinfo too)."""
-    global _session, _account_cache
+def forget_session(account: DocuSignAccount | None = None, *, userinfo: bool = True) -> None:
+    """After a 401 from DocuSign (token revoked): that account's token. With no account (between
+    tests): every account's, userinfo too."""
     with _lock:
-        _session = None
+        if account is None:
+            _sessions.clear()
+            if userinfo:
+                _account_caches.clear()
+            return
+        _sessions.pop(account.cache_key, None)
         if userinfo:
-            _account_cache = None
+            _account_caches.pop(account.cache_key, None)
 
 
-def _oauth_base() -> str:
-    return settings().docusign_oauth_base.rstrip("/")
+def _oauth_base(account: DocuSignAccount | None = None) -> str:
+    return (account or service_account()).oauth_base.rstrip("/")
 
 
-def _oauth_audience() -> str:
+def _oauth_audience(account: DocuSignAccount) -> str:
     # DocuSign expects the OAuth host name only (account-d.docusign.com), never the scheme.
-    return urlsplit(_oauth_base()).netloc
+    return urlsplit(_oauth_base(account)).netloc
 
 
 def consent_redirect_uri() -> str:
@@ -122,38 +133,38 @@ def consent_redirect_uri() -> str:
     return settings().public_base_url.rstrip("/") + CONSENT_PATH
 
 
-def consent_url() -> str:
+def consent_url(account: DocuSignAccount | None = None) -> str:
+    account = account or service_account()
     query = urlencode({
         "response_type": "code",
         "scope": " ".join(SCOPES),
-        "client_id": settings().docusign_integration_key,
+        "client_id": account.integration_key,
         "redirect_uri": consent_redirect_uri(),
     }, quote_via=quote)  # scope=signature%20impersonation, as DocuSign documents it
-    return f"{_oauth_base()}/oauth/auth?{query}"
+    return f"{_oauth_base(account)}/oauth/auth?{query}"
 
 
-def _new_session() -> DocuSignSession:
+def _new_session(account: DocuSignAccount) -> DocuSignSession:
     import jwt  # PyJWT and its crypto backend: ~70 ms a cold start would pay for a grant made hourly
 
-    cfg = settings()
-    if not cfg.docusign_integration_key or not cfg.docusign_user_id:
+    if not account.integration_key or not account.user_id:
         raise DocuSignAuthError("DOCUSIGN_INTEGRATION_KEY and DOCUSIGN_USER_ID must be set", error="not_configured")
     now = int(time.time())
-    private_key = _private_key(cfg.docusign_private_key_secret)
+    private_key = _private_key(account)
+    where = account.private_key_where()
     try:
         assertion = jwt.encode(
-            {"iss": cfg.docusign_integration_key, "sub": cfg.docusign_user_id, "aud": _oauth_audience(),
+            {"iss": account.integration_key, "sub": account.user_id, "aud": _oauth_audience(account),
              "iat": now, "exp": now + ASSERTION_LIFETIME_SECONDS, "scope": " ".join(SCOPES)},
             private_key, algorithm="RS256",
         )
     except (ValueError, TypeError, jwt.PyJWTError) as err:
-        logger.error("DocuSign private key unusable", extra={"secret_id": cfg.docusign_private_key_secret,
-                                                             "error": type(err).__name__})
-        raise DocuSignAuthError(f"the DocuSign private key in {cfg.docusign_private_key_secret} is not a usable "
+        logger.error("DocuSign private key unusable", extra={"secret_id": where, "error": type(err).__name__})
+        raise DocuSignAuthError(f"the DocuSign private key in {where} is not a usable "
                                 f"RSA key ({type(err).__name__})", error="bad_private_key") from err
     issued = _clock()
     status, body = _http(
-        "POST", f"{_oauth_base()}/oauth/token",
+        "POST", f"{_oauth_base(account)}/oauth/token",
         body=urlencode({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
@@ -161,7 +172,7 @@ def _new_session() -> DocuSignSession:
         error = str(body.get("error", f"http_{status}"))
         description = str(body.get("error_description", ""))
         if error == "consent_required":
-            url = consent_url()
+            url = consent_url(account)
             logger.error("DocuSign consent required: open the consent URL once", extra={"consent_url": url})
             raise DocuSignAuthError(f"DocuSign consent required; grant it at {url}", error=error, consent_url=url)
         logger.error("DocuSign JWT grant refused", extra={"error": error, "error_description": description})
@@ -172,50 +183,54 @@ def _new_session() -> DocuSignSession:
         lifetime = int(body.get("expires_in", 3600))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         lifetime = 3600
-    account = _account(token)
-    return DocuSignSession(token, issued + lifetime, account.account_id, account.base_uri)
+    picked = _account(token, account)
+    return DocuSignSession(token, issued + lifetime, picked.account_id, picked.base_uri)
 
 
-def _private_key(secret_id: str) -> bytes:
+def _private_key(account: DocuSignAccount) -> bytes:
+    where = account.private_key_where()
     try:
-        return get_secret(secret_id).encode()
-    except (ClientError, BotoCoreError) as err:
-        logger.error("DocuSign private key unreadable", extra={"secret_id": secret_id, "error": str(err)})
-        raise DocuSignAuthError(f"cannot read the DocuSign private key {secret_id}: {err}",
+        return account.private_key_pem().encode()
+    except (ClientError, BotoCoreError, AccountUnavailable) as err:
+        logger.error("DocuSign private key unreadable", extra={"secret_id": where, "error": str(err)})
+        raise DocuSignAuthError(f"cannot read the DocuSign private key {where}: {err}",
                                 error="private_key_unreadable") from err
 
 
-def _account(token: str) -> _Account:
+def _account(token: str, account: DocuSignAccount) -> _Account:
     """The account to use (id + REST base URI), from userinfo, cached in memory and in DynamoDB."""
-    global _account_cache
-    if _account_cache is not None and _account_cache.fresh():
-        return _account_cache
-    shared = _load_shared_account()
+    cached = _account_caches.get(account.cache_key)
+    if cached is not None and cached.fresh():
+        return cached
+    shared = _load_shared_account(account)
     if shared is not None:
-        _account_cache = shared
+        _account_caches[account.cache_key] = shared
         return shared
-    account_id, base_uri = _userinfo(token)
-    _account_cache = _Account(account_id, base_uri, _clock())
-    _store_shared_account(_account_cache)
-    return _account_cache
+    account_id, base_uri = _userinfo(token, account)
+    fetched = _account_caches[account.cache_key] = _Account(account_id, base_uri, _clock())
+    _store_shared_account(account, fetched)
+    return fetched
 
 
-def _userinfo(token: str) -> tuple[str, str]:
-    accounts = user_accounts(token)
-    picked = pick_account(accounts)
+def _userinfo(token: str, account: DocuSignAccount) -> tuple[str, str]:
+    accounts = user_accounts(token, account)
+    picked = pick_account(accounts, account.account_id)
     if picked is not None:
         return picked
-    wanted = settings().docusign_account_id
-    logger.error("DocuSign user has no matching account", extra={"wanted_account_id": wanted or None})
+    wanted = account.account_id
+    logger.error("DocuSign user has no matching account", extra={"wanted_account_id": wanted or None,
+                                                                 "tenant_id": account.tenant_id})
     listed = ", ".join(str(a["account_id"]) for a in accounts) or "none"
-    raise DocuSignAuthError(f"the DocuSign user has no matching account (DOCUSIGN_ACCOUNT_ID={wanted or '(empty)'}; "
+    setting = "DOCUSIGN_ACCOUNT_ID" if account.tenant_id is None else f"account_id in {account.secret_id}"
+    raise DocuSignAuthError(f"the DocuSign user has no matching account ({setting}={wanted or '(empty)'}; "
                             f"the user's accounts: {listed})", error="no_account")
 
 
-def user_accounts(token: str) -> list[dict[str, object]]:
+def user_accounts(token: str, account: DocuSignAccount | None = None) -> list[dict[str, object]]:
     """The accounts userinfo lists for the token's user (those with an id and a base URI), asked now:
     no cache (the session's account may come from the shared cache, up to a day old)."""
-    status, body = _http("GET", f"{_oauth_base()}/oauth/userinfo", headers={"Authorization": f"Bearer {token}"})
+    status, body = _http("GET", f"{_oauth_base(account)}/oauth/userinfo",
+                         headers={"Authorization": f"Bearer {token}"})
     if status != 200:
         logger.error("DocuSign userinfo failed", extra={"status": status})
         raise DocuSignAuthError(f"DocuSign userinfo failed with HTTP {status}", error="userinfo_failed")
@@ -224,9 +239,9 @@ def user_accounts(token: str) -> list[dict[str, object]]:
             if isinstance(a, dict) and a.get("account_id") and a.get("base_uri")]
 
 
-def pick_account(accounts: list[dict[str, object]]) -> tuple[str, str] | None:
-    """(account id, base URI) of DOCUSIGN_ACCOUNT_ID's account, else of the default one; None: no match."""
-    wanted = settings().docusign_account_id
+def pick_account(accounts: list[dict[str, object]], wanted: str) -> tuple[str, str] | None:
+    """(account id, base URI) of the wanted account (DOCUSIGN_ACCOUNT_ID, or a tenant's), else of the
+    user's default one when none is wanted; None: no match."""
     for account in accounts:
         # Raw JSON on purpose: the SDK's model turns is_default into the truthy string "False".
         if (wanted and account.get("account_id") == wanted) or (not wanted and account.get("is_default") is True):
@@ -259,9 +274,8 @@ _TOKEN_PURPOSE = "docusign-access-token"
 _told_no_kms_key = False  # the "no shared cache" notice is logged once per container
 
 
-def _shared_key(prefix: str) -> str:
-    cfg = settings()
-    return f"{prefix}#{cfg.docusign_oauth_base}#{cfg.docusign_integration_key}#{cfg.docusign_user_id}"
+def _shared_key(prefix: str, account: DocuSignAccount) -> str:
+    return f"{prefix}#{account.cache_key}"
 
 
 def _token_kms_key() -> str | None:
@@ -276,9 +290,9 @@ def _token_kms_key() -> str | None:
     return None
 
 
-def _encryption_context() -> dict[str, str]:
+def _encryption_context(account: DocuSignAccount) -> dict[str, str]:
     # Binds the ciphertext to its item: copied under another key (another user), it does not decrypt.
-    return {"purpose": _TOKEN_PURPOSE, "cache_key": _shared_key(_SHARED_KEY)}
+    return {"purpose": _TOKEN_PURPOSE, "cache_key": _shared_key(_SHARED_KEY, account)}
 
 
 def _kms_failed(operation: str, key_id: str, err: Exception) -> None:
@@ -288,19 +302,19 @@ def _kms_failed(operation: str, key_id: str, err: Exception) -> None:
                    extra={"operation": operation, "kms_key": key_id, "error": code or type(err).__name__})
 
 
-def _seal(key_id: str, token: str) -> str | None:
+def _seal(key_id: str, token: str, account: DocuSignAccount) -> str | None:
 
 
     try:
         blob = client("kms").encrypt(KeyId=key_id, Plaintext=token.encode(),
-                                     EncryptionContext=_encryption_context())["CiphertextBlob"]
+                                     EncryptionContext=_encryption_context(account))["CiphertextBlob"]
     except (ClientError, BotoCoreError) as err:
         _kms_failed("Encrypt", key_id, err)
         return None
     return base64.b64encode(blob).decode("ascii")
 
 
-def _unseal(key_id: str, ciphertext: str) -> str | None:
+def _unseal(key_id: str, ciphertext: str, account: DocuSignAccount) -> str | None:
 
 
     try:
@@ -310,7 +324,7 @@ def _unseal(key_id: str, ciphertext: str) -> str | None:
     try:
         # KeyId too: KMS then refuses a ciphertext of another key, and IAM can scope by kms:RequestAlias.
         plaintext = client("kms").decrypt(KeyId=key_id, CiphertextBlob=blob,
-                                          EncryptionContext=_encryption_context())["Plaintext"]
+                                          EncryptionContext=_encryption_context(account))["Plaintext"]
     except (ClientError, BotoCoreError) as err:
         _kms_failed("Decrypt", key_id, err)
         return None
@@ -320,11 +334,11 @@ def _unseal(key_id: str, ciphertext: str) -> str | None:
         return None
 
 
-def _load_detail(prefix: str) -> dict[str, object] | None:
+def _load_detail(prefix: str, account: DocuSignAccount) -> dict[str, object] | None:
 
 
     try:
-        item = keys.find_key(_shared_key(prefix))
+        item = keys.find_key(_shared_key(prefix, account))
     except StoreError as err:
         logger.warning("DocuSign token cache unreadable", extra={"error": str(err)})
         return None
@@ -333,22 +347,23 @@ def _load_detail(prefix: str) -> dict[str, object] | None:
     return item.detail if isinstance(item.detail, dict) else None
 
 
-def _save_detail(prefix: str, detail: dict[str, object], lifetime_seconds: float) -> None:
+def _save_detail(prefix: str, account: DocuSignAccount, detail: dict[str, object], lifetime_seconds: float
+                 ) -> None:
 
 
     now = now_utc()
     try:
-        keys.put_key(_shared_key(prefix), detail=detail, created_at=now,
+        keys.put_key(_shared_key(prefix, account), detail=detail, created_at=now,
                      expires_at=now + timedelta(seconds=max(60.0, lifetime_seconds)))
     except StoreError as err:
         logger.warning("DocuSign token cache not written", extra={"error": str(err)})
 
 
-def _load_shared() -> DocuSignSession | None:
+def _load_shared(account: DocuSignAccount) -> DocuSignSession | None:
     key_id = _token_kms_key()
     if key_id is None:
         return None
-    detail = _load_detail(_SHARED_KEY)
+    detail = _load_detail(_SHARED_KEY, account)
     # No ciphertext: absent, or a plaintext item from before encryption, which is never used.
     if not detail or not isinstance(detail.get("ciphertext"), str):
         return None
@@ -359,29 +374,29 @@ def _load_shared() -> DocuSignSession | None:
         return None
     if not DocuSignSession("", expires_at, account_id, base_uri).fresh():
         return None  # stale: no KMS call for it
-    token = _unseal(key_id, str(detail["ciphertext"]))
+    token = _unseal(key_id, str(detail["ciphertext"]), account)
     return DocuSignSession(token, expires_at, account_id, base_uri) if token else None
 
 
-def _store_shared(session: DocuSignSession) -> None:
+def _store_shared(account: DocuSignAccount, session: DocuSignSession) -> None:
     key_id = _token_kms_key()
-    ciphertext = _seal(key_id, session.access_token) if key_id is not None else None
+    ciphertext = _seal(key_id, session.access_token, account) if key_id is not None else None
     if ciphertext is None:
         return  # not shared: the next cold start makes its own grant
     detail: dict[str, object] = {"ciphertext": ciphertext, "expires_at": session.expires_at,
                                  "account_id": session.account_id, "base_uri": session.base_uri}
-    _save_detail(_SHARED_KEY, detail, session.expires_at - _clock())
+    _save_detail(_SHARED_KEY, account, detail, session.expires_at - _clock())
 
 
-def _load_shared_account() -> _Account | None:
-    detail = _load_detail(_SHARED_ACCOUNT_KEY)
+def _load_shared_account(account: DocuSignAccount) -> _Account | None:
+    detail = _load_detail(_SHARED_ACCOUNT_KEY, account)
     try:
-        account = _Account(**detail) if detail else None  # type: ignore[arg-type]
+        found = _Account(**detail) if detail else None  # type: ignore[arg-type]
     except TypeError:
         return None
-    return account if account is not None and account.fresh() else None
+    return found if found is not None and found.fresh() else None
 
 
-def _store_shared_account(account: _Account) -> None:
+def _store_shared_account(account: DocuSignAccount, found: _Account) -> None:
     # Account id and REST base URI: no secret, so plaintext.
-    _save_detail(_SHARED_ACCOUNT_KEY, asdict(account), account.fetched_at + USERINFO_TTL_SECONDS - _clock())
+    _save_detail(_SHARED_ACCOUNT_KEY, account, asdict(found), found.fetched_at + USERINFO_TTL_SECONDS - _clock())

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlencode
 
 from urllib3.exceptions import HTTPError
 
@@ -18,8 +19,10 @@ from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign import governor
+from chalicelib.esign.accounts import AccountUnavailable, DocuSignAccount, account_for_tenant
 from chalicelib.esign.auth import DocuSignAuthError, DocuSignSession, forget_session, get_session
 from chalicelib.rendering.anchors import date_signed_anchor, full_name_anchor, sign_here_anchor
+from chalicelib.store.contention import StoreError
 
 REQUEST_TIMEOUT = (3.05, 20.0)  # the SDK has no default timeout: always pass one
 DOCUMENT_TIMEOUT = (3.05, 60.0)  # the combined PDF can be large
@@ -138,13 +141,26 @@ def _api(session: DocuSignSession) -> Any:
     return EnvelopesApi(client)
 
 
-def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
-    """Runs one SDK call, classifying failures: load and outages retry, data problems don't."""
+def account_of(tenant_id: str | None) -> DocuSignAccount:
+    """The tenant's DocuSign account; one configured but unusable is retried (and alarmed), never
+    swapped for the service's."""
+    try:
+        return account_for_tenant(tenant_id)
+    except AccountUnavailable as err:
+        logger.error("tenant's DocuSign account unusable", extra={"tenant_id": tenant_id, "error": str(err)})
+        raise RetryableError(f"DocuSign account of tenant {tenant_id}: {err}") from err
+    except StoreError as err:  # the registry unreadable for now
+        raise RetryableError(f"DocuSign account of tenant {tenant_id}: {err}") from err
+
+
+def _call(operation: str, fn: Callable[[Any, DocuSignSession], T], account: DocuSignAccount) -> T:
+    """Runs one SDK call in the account, classifying failures: load and outages retry, data problems
+    don't."""
     from docusign_esign.client.api_exception import ApiException
 
     for attempt in (1, 2):
         try:
-            session = get_session(force_refresh=attempt > 1)
+            session = get_session(account, force_refresh=attempt > 1)
         except DocuSignAuthError as err:  # consent missing, bad key...: logged by auth, alarmed, retried
             raise RetryableError(f"DocuSign auth ({err.error}): {err}") from err
         api = _api(session)
@@ -170,7 +186,7 @@ def _call(operation: str, fn: Callable[[Any, DocuSignSession], T]) -> T:
             if status == 401 and attempt == 1:  # token revoked or expired early: one fresh try
                 logger.warning("DocuSign token refused; getting a new one", extra={
                     "operation": operation, "trace_token": trace})
-                forget_session(userinfo=False)
+                forget_session(account, userinfo=False)
                 continue
             retryable = (status == 0 or status >= 500 or status in (401, 408, 429)
                          or code.upper() in RATE_LIMIT_CODES)
@@ -217,7 +233,15 @@ def _error_code(err: Any) -> tuple[str, str]:
     return str(body.get("errorCode") or ""), str(body.get("message") or getattr(err, "reason", "") or "")
 
 
-def envelope_definition(request: EnvelopeRequest) -> Any:
+def connect_url(account: DocuSignAccount) -> str:
+    """Where Connect posts an envelope's events. A tenant's own account signs them with its own
+    HMAC keys: the URL names the tenant, so the listener knows which keys to check (and then accepts
+    only that tenant's envelopes)."""
+    base = settings().connect_url
+    return f"{base}?{urlencode({'tenant': account.tenant_id})}" if account.tenant_id else base
+
+
+def envelope_definition(request: EnvelopeRequest, notify_url: str | None = None) -> Any:
     from docusign_esign import (
         CarbonCopy,
         ConnectEventData,
@@ -279,7 +303,7 @@ def envelope_definition(request: EnvelopeRequest) -> Any:
                                     expire_warn=str(request.expire_warn_days)),
         ),
         event_notification=EventNotification(
-            url=settings().connect_url, delivery_mode="SIM", events=list(CONNECT_EVENTS),
+            url=notify_url or settings().connect_url, delivery_mode="SIM", events=list(CONNECT_EVENTS),
             event_data=ConnectEventData(version="restv2.1", format="json",
                                         include_data=["custom_fields", "recipients"]),
             include_hmac="true", require_acknowledgment="true", logging_enabled="true",
@@ -296,17 +320,18 @@ class EnvelopeRef:
 
 
 def create_envelope(request: EnvelopeRequest) -> EnvelopeRef:
-    definition = envelope_definition(request)
+    account = account_of(request.tenant_id)
+    definition = envelope_definition(request, connect_url(account))
 
     def call(api: Any, session: DocuSignSession) -> EnvelopeRef:
         summary = api.create_envelope(session.account_id, envelope_definition=definition,
                                       _request_timeout=request_timeout())
         return EnvelopeRef(summary.envelope_id, summary.status or "sent")
 
-    return _call("create_envelope", call)
+    return _call("create_envelope", call, account)
 
 
-def find_envelopes(contract_id: str, since: datetime) -> list[EnvelopeRef]:
+def find_envelopes(tenant_id: str, contract_id: str, since: datetime) -> list[EnvelopeRef]:
     """The live envelopes DocuSign already holds for this contract, oldest first, found by the hidden
     contractId field: covers a send job that died after DocuSign accepted the envelope and before we
     recorded its id (and a create that timed out although DocuSign went on to make it)."""
@@ -323,12 +348,12 @@ def find_envelopes(contract_id: str, since: datetime) -> list[EnvelopeRef]:
         found.sort(key=lambda env: (env.created_date_time or "", env.envelope_id))
         return [EnvelopeRef(env.envelope_id, (env.status or "sent").lower()) for env in found]
 
-    return _call("list_status_changes", call)
+    return _call("list_status_changes", call, account_of(tenant_id))
 
 
-def find_envelope(contract_id: str, since: datetime) -> EnvelopeRef | None:
+def find_envelope(tenant_id: str, contract_id: str, since: datetime) -> EnvelopeRef | None:
     """The oldest live envelope for this contract, if any."""
-    found = find_envelopes(contract_id, since)
+    found = find_envelopes(tenant_id, contract_id, since)
     return found[0] if found else None
 
 
@@ -343,8 +368,10 @@ class EnvelopeChange:
     recipients: tuple[Mapping[str, Any], ...]
 
 
-def list_changes(since: datetime, until: datetime | None = None) -> list[EnvelopeChange]:
-    """Envelope status changes since a checkpoint (reconciliation): one paged call, no polling."""
+def list_changes(since: datetime, until: datetime | None = None, account: DocuSignAccount | None = None
+                 ) -> list[EnvelopeChange]:
+    """Envelope status changes in one account (the service's when None) since a checkpoint
+    (reconciliation): one paged call, no polling."""
 
     def call(api: Any, session: DocuSignSession) -> list[EnvelopeChange]:
         changes: list[EnvelopeChange] = []
@@ -374,20 +401,20 @@ def list_changes(since: datetime, until: datetime | None = None) -> list[Envelop
             if not envelopes or not page.next_uri:
                 return changes
 
-    return _call("list_status_changes", call)
+    return _call("list_status_changes", call, account or account_of(None))
 
 
-def combined_pdf(envelope_id: str) -> bytes:
+def combined_pdf(tenant_id: str, envelope_id: str) -> bytes:
     def call(api: Any, session: DocuSignSession) -> bytes:
         # Note the SDK's argument order: document_id before envelope_id.
         data = api.get_document(session.account_id, "combined", envelope_id, certificate="true",
                                 _request_timeout=request_timeout(DOCUMENT_TIMEOUT))
         return data if isinstance(data, bytes) else bytes(data)
 
-    return _call("get_document", call)
+    return _call("get_document", call, account_of(tenant_id))
 
 
-def recipient_view(envelope_id: str, signer: SignerSpec, return_url: str) -> str:
+def recipient_view(tenant_id: str, envelope_id: str, signer: SignerSpec, return_url: str) -> str:
     from docusign_esign import RecipientViewRequest
 
     view = RecipientViewRequest(
@@ -399,14 +426,14 @@ def recipient_view(envelope_id: str, signer: SignerSpec, return_url: str) -> str
         return str(api.create_recipient_view(session.account_id, envelope_id, recipient_view_request=view,
                                              _request_timeout=request_timeout()).url)
 
-    return _call("create_recipient_view", call)
+    return _call("create_recipient_view", call, account_of(tenant_id))
 
 
-def void_envelope(envelope_id: str, reason: str) -> None:
+def void_envelope(tenant_id: str, envelope_id: str, reason: str) -> None:
     from docusign_esign import Envelope
 
     def call(api: Any, session: DocuSignSession) -> None:
         api.update(session.account_id, envelope_id, envelope=Envelope(status="voided", voided_reason=reason[:200]),
                    _request_timeout=request_timeout())
 
-    _call("void_envelope", call)
+    _call("void_envelope", call, account_of(tenant_id))

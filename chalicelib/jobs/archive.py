@@ -19,7 +19,7 @@ def run(tenant_id: str, contract_id: str) -> str:
     if record.status != Status.COMPLETED:
         return f"nothing to do ({record.status})"
     if record.signed is None:
-        pdf = envelopes.combined_pdf(record.envelope_id)
+        pdf = envelopes.combined_pdf(tenant_id, record.envelope_id)
         ref = documents.put_signed(tenant_id, contract_id, record.envelope_id, pdf)
         try:
             record = store.record_archived(record, ref, {"sha256": ref.sha256, "bytes": len(pdf), "s3_key": ref.key,

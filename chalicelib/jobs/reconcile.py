@@ -14,6 +14,7 @@ from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import logger
 from chalicelib.esign import envelopes
+from chalicelib.esign.accounts import AccountUnavailable, DocuSignAccount, own_accounts, service_account
 from chalicelib.esign.connect import ENVELOPE_EVENT_STATUS
 from chalicelib.jobs.esign_events import apply_change
 from chalicelib.store import contracts as store
@@ -27,14 +28,51 @@ _IN_PROCESS = ("sent", "delivered")
 
 
 def run(_scheduled_time: str | None = None) -> dict[str, Any]:
+    """Reads the service's account, then each tenant's own, each from its own checkpoint: one account
+    that cannot be read (its secret broken, DocuSign refusing) keeps its checkpoint and does not hold
+    the others back."""
+    totals: dict[str, Any] = {"seen": 0, "repaired": 0, "duplicates_voided": 0, "failed": 0, "accounts": 0}
+    for account in [service_account(), *own_accounts()]:
+        if isinstance(account, AccountUnavailable):
+            logger.error("reconcile skipped an account", extra={"error": str(account)})
+            totals["failed"] += 1
+            continue
+        try:
+            counts = _reconcile(account)
+        except RetryableError as err:
+            logger.error("reconcile could not read an account", extra={"tenant_id": account.tenant_id,
+                                                                       "error": str(err)})
+            totals["failed"] += 1
+            continue
+        totals["accounts"] += 1
+        if account.tenant_id is None:
+            totals["since"] = counts.pop("since")
+        for name, value in counts.items():
+            if isinstance(value, int):
+                totals[name] += value
+    if totals["failed"] and not totals["accounts"]:
+        # Nothing could be read at all: the scheduled run fails, visibly, and is retried.
+        raise RetryableError(f"reconcile read none of the {totals['failed']} DocuSign account(s)")
+    return totals
+
+
+def _checkpoint_key(account: DocuSignAccount) -> str:
+    return CHECKPOINT_KEY if account.tenant_id is None else f"{CHECKPOINT_KEY}#{account.tenant_id}"
+
+
+def _reconcile(account: DocuSignAccount) -> dict[str, Any]:
     # DocuSign's clock is the real one: the checkpoint follows wall time, not the scheduled 'now'.
     started = store.now_utc()
-    checkpoint = keys.find_key(CHECKPOINT_KEY)
+    checkpoint = keys.find_key(_checkpoint_key(account))
     since = checkpoint.created_at - OVERLAP if checkpoint is not None else started - FIRST_RUN_LOOKBACK
     repaired, seen, duplicates, failed = 0, 0, 0, 0
-    for change in envelopes.list_changes(since):
+    for change in envelopes.list_changes(since, account=account):
         seen += 1
+        if account.tenant_id is not None and change.tenant_id != account.tenant_id:
+            continue  # a tenant's account speaks for that tenant's contracts only
         record = store.find_by_envelope(change.envelope_id)
+        if record is not None and account.tenant_id is not None and record.tenant_id != account.tenant_id:
+            continue
         if record is None and change.tenant_id and change.contract_id:
             record = store.find_contract(change.tenant_id, change.contract_id)
             if record is not None and record.envelope_id not in (None, change.envelope_id):
@@ -58,7 +96,7 @@ def run(_scheduled_time: str | None = None) -> dict[str, Any]:
             logger.warning("reconcile repaired a contract", extra={"contract_id": record.contract_id,
                                                                    "status": status})
     if not failed:  # otherwise keep the old checkpoint, so the next run sees those changes again
-        keys.put_key(CHECKPOINT_KEY, created_at=started)
+        keys.put_key(_checkpoint_key(account), created_at=started)
     return {"since": since.isoformat(), "seen": seen, "repaired": repaired, "duplicates_voided": duplicates,
             "failed": failed}
 
@@ -72,7 +110,7 @@ def _void_duplicate(record: StoredContract, change: envelopes.EnvelopeChange) ->
         return 0
     reason = f"Duplicate of envelope {record.envelope_id} for contract {record.number}"
     try:
-        envelopes.void_envelope(change.envelope_id, reason)
+        envelopes.void_envelope(record.tenant_id, change.envelope_id, reason)
         outcome = "voided"
     except envelopes.EnvelopeRejected as err:
         outcome = f"not voided: {err.code}"

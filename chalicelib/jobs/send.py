@@ -83,7 +83,8 @@ def _send(record: StoredContract) -> str:
     create_claim = f"envelope-create#{record.tenant_id}#{record.contract_id}"
     first_create = store.claim_once(create_claim, CREATE_CLAIM_TTL, tenant_id=record.tenant_id,
                                     contract_id=record.contract_id)
-    existing = [] if first_create else envelopes.find_envelopes(record.contract_id, record.created_at)
+    existing = [] if first_create else envelopes.find_envelopes(record.tenant_id, record.contract_id,
+                                                                       record.created_at)
     if existing:
         ref, how = existing[0], "recovered"
         for extra in existing[1:]:
@@ -122,7 +123,7 @@ def _send(record: StoredContract) -> str:
         fresh = store.get_contract(record.tenant_id, record.contract_id)
         if fresh.envelope_id is None and fresh.status == Status.VOIDED:
             # Cancelled by the CRM while we were sending: the envelope must not stay open.
-            envelopes.void_envelope(ref.envelope_id, f"Contract {record.number} was cancelled")
+            envelopes.void_envelope(record.tenant_id, ref.envelope_id, f"Contract {record.number} was cancelled")
             store.append_event(fresh, "envelope_voided", {"envelope_id": ref.envelope_id, "how": how,
                                                           "reason": "cancelled while sending"})
             return f"voided {ref.envelope_id} (contract cancelled while sending)"
@@ -186,7 +187,7 @@ def _void_duplicate(record: StoredContract, extra: envelopes.EnvelopeRef, kept: 
     make it, then a retry): keep the oldest, void the others before any signer can act on them."""
     reason = f"Duplicate of envelope {kept.envelope_id} for contract {record.number}"
     try:
-        envelopes.void_envelope(extra.envelope_id, reason)
+        envelopes.void_envelope(record.tenant_id, extra.envelope_id, reason)
         outcome = "voided"
     except envelopes.EnvelopeRejected as err:  # e.g. already completed: a human must look
         outcome = f"not voided: {err.code}"

@@ -41,7 +41,7 @@ def run(message: dict[str, Any]) -> str:
     if not store.claim_once(claim, VOID_CLAIM_TTL, tenant_id=tenant_id, contract_id=contract_id):
         return "already voided"
     try:
-        envelopes.void_envelope(envelope_id, reason)
+        envelopes.void_envelope(tenant_id, envelope_id, reason)
     except RetryableError:
         store.release_claim(claim)
         raise
@@ -57,7 +57,7 @@ def run(message: dict[str, Any]) -> str:
 
 
 def _late_envelope(record: StoredContract, message: dict[str, Any]) -> str | None:
-    found = envelopes.find_envelope(record.contract_id, record.created_at)
+    found = envelopes.find_envelope(record.tenant_id, record.contract_id, record.created_at)
     if found is not None:
         return found.envelope_id
     attempt = int(message.get("attempt", 1))

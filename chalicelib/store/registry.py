@@ -207,6 +207,40 @@ def iter_sources(tenant_id: str | None = None) -> Iterator[Source]:
         raise StoreError.of(err) from err
 
 
+def iter_tenants() -> Iterator[Tenant]:
+    """Every tenant record (scheduled jobs and the admin CLI: a scan of the small registry table)."""
+    try:
+        for item in RegistryRecord.scan(RegistryRecord.kind == "tenant"):
+            data = item.data or {}
+            yield Tenant(tenant_id=item.tenant_id, name=data.get("name", item.tenant_id),
+                         settings=data.get("settings") or {})
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
+
+
+@translated
+def set_tenant_setting(tenant_id: str, name: str, value: Any) -> None:
+    """One tenant setting set (or removed, with None), the others kept. Conditional on the record
+    being as read: two admins changing settings at once never lose one another's change."""
+    check_tenant_id(tenant_id)
+    item = _get(f"tenant#{tenant_id}")
+    if item is None:
+        settings = {} if value is None else {name: value}
+        RegistryRecord(key=f"tenant#{tenant_id}", kind="tenant", tenant_id=tenant_id,
+                       data={"name": tenant_id, "settings": settings}, created_at=now_utc()
+                       ).save(condition=RegistryRecord.key.does_not_exist())
+    else:
+        before = item.data or {}
+        settings = dict(before.get("settings") or {})
+        if value is None:
+            settings.pop(name, None)
+        else:
+            settings[name] = value
+        item.data = {**before, "settings": settings}
+        item.save(condition=RegistryRecord.data == before)
+    _cache.pop(f"tenant#{tenant_id}", None)
+
+
 def tenant_ids() -> list[str]:
     """Every tenant the registry knows, sorted (admin CLI only: a scan of the small registry table).
     A tenant is known by its own record or by a source's: contracts only arrive through a source, and

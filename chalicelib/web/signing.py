@@ -197,7 +197,7 @@ def open_link(token: str, accept_language: str | None, *, now: datetime | None =
     return_url = (f"{settings().public_base_url.rstrip('/')}/signed?"
                   + urlencode({"lang": locale, "contract": record.number}))
     try:
-        url = envelopes.recipient_view(record.envelope_id, spec, return_url)
+        url = envelopes.recipient_view(record.tenant_id, record.envelope_id, spec, return_url)
     except envelopes.EnvelopeRejected as err:
         return _page(409, "not_your_turn" if err.code.upper() in NOT_YET_CODES else "closed", locale, record)
     except RetryableError:  # DocuSign unreachable or overloaded: the same link works again later

@@ -18,7 +18,7 @@ from .config import SandboxConfig
 from .connect import parse_schedule
 from .limits import HOURLY_CODE, HOURLY_MESSAGE
 from .oauth import JWT_GRANT, OAuthError, verify_assertion
-from .state import ApiError, PageState, Sandbox
+from .state import Account, ApiError, PageState, Sandbox
 from .timeutil import ds_format, parse_datetime
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,15 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
                     "The access token provided is expired, revoked or malformed.",
                 )
             account_id = (request.view_args or {}).get("account_id")
-            if account_id is not None and account_id != config.account_id:
+            if account_id is not None and account_id not in {a.account_id for a in sandbox.user_accounts(user)}:
                 return _error(
                     400, "USER_LACKS_MEMBERSHIP", "The UserID does not have a valid membership in this Account."
                 )
+            envelope_id = (request.view_args or {}).get("envelope_id")
+            owner = sandbox.envelope_account(envelope_id) if envelope_id else None
+            if owner is not None and owner != account_id:  # another account's envelope: as if absent
+                return _error(400, "ENVELOPE_DOES_NOT_EXIST",
+                              "The envelope specified either does not exist or you have no rights to it.")
             # Counted only once the call reaches an account (DocuSign's limits are per account);
             # over a limit it is answered here, before any handler, so it has no effect.
             verdict = sandbox.limits.admit(rest_account())
@@ -163,7 +168,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
                 assertion,
                 integrations,
                 config.oauth_audience or request.host,
-                {config.user_id, *(config.consented_users or [])},
+                {*sandbox.known_users(), *(config.consented_users or [])},
                 config.consented_users,
             )
         except OAuthError as exc:
@@ -186,11 +191,12 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
                 "email": config.user_email,
                 "accounts": [
                     {
-                        "account_id": config.account_id,
-                        "is_default": True,
-                        "account_name": config.account_name,
+                        "account_id": account.account_id,
+                        "is_default": n == 0,
+                        "account_name": account.name,
                         "base_uri": base_url(),
                     }
+                    for n, account in enumerate(sandbox.user_accounts(user))
                 ],
             }
         )
@@ -202,11 +208,11 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
 
     @app.route(f"{REST_PREFIX}/envelopes", methods=["POST"])
     def create_envelope(account_id: str) -> Response:
-        return _json(sandbox.create_envelope(body_json()), 201)
+        return _json(sandbox.create_envelope(body_json(), account_id), 201)
 
     @app.route(f"{REST_PREFIX}/envelopes", methods=["GET"])
     def list_status_changes(account_id: str) -> Response:
-        return _json(sandbox.list_status_changes(request.args))
+        return _json(sandbox.list_status_changes(request.args, account_id))
 
     @app.route(f"{REST_PREFIX}/envelopes/<envelope_id>", methods=["GET"])
     def get_envelope(account_id: str, envelope_id: str) -> Response:
@@ -368,6 +374,42 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             },
             201,
         )
+
+    @app.post("/sandbox/accounts")
+    def add_account() -> Response:
+        """Another account, with its own user (and optionally its own integration key and Connect
+        keys): a tenant that brings its own DocuSign account. Ids are generated when not given."""
+        data = control_json()
+        account_id = str(data.get("account_id") or uuid.uuid4())
+        user_id = str(data.get("user_id") or uuid.uuid4())
+        keys = data.get("connect_keys")
+        if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys)):
+            return _error(400, "INVALID_REQUEST_BODY", "connect_keys must be a list of strings")
+        key = str(data.get("integration_key") or "").strip()
+        pem = str(data.get("public_key_pem") or "")
+        if bool(key) != bool(pem):
+            return _error(400, "INVALID_REQUEST_BODY", "integration_key and public_key_pem go together")
+        if pem:
+            try:
+                load_pem_public_key(pem.encode())
+            except ValueError as exc:
+                return _error(400, "INVALID_REQUEST_BODY", f"public_key_pem is not a PEM public key: {exc}")
+        with sandbox.lock:
+            if account_id in sandbox.accounts:
+                return _error(409, "ACCOUNT_EXISTS", f"account {account_id} already exists")
+            sandbox.add_account(Account(account_id, str(data.get("account_name") or account_id), user_id,
+                                        list(keys) if keys is not None else None))
+            if key:
+                sandbox.integrations[key] = pem
+        return _json({"account_id": account_id, "user_id": user_id, "integration_key": key or None,
+                      "oauth_audience": config.oauth_audience or request.host}, 201)
+
+    @app.get("/sandbox/accounts")
+    def list_accounts() -> Response:
+        with sandbox.lock:
+            listed = [{"account_id": a.account_id, "account_name": a.name, "user_id": a.user_id,
+                       "own_connect_keys": a.connect_keys is not None} for a in sandbox.accounts.values()]
+        return _json({"accounts": listed})
 
     @app.post("/sandbox/token")
     def mint_token() -> Response:

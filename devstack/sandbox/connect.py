@@ -108,7 +108,9 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
 class ConnectDispatcher:
     """One worker thread, a time-ordered queue; a failing listener does not block other messages."""
 
-    def __init__(self, config: SandboxConfig, faults: Faults, hmac_keys: Callable[[], list[str]], clock: Clock) -> None:
+    def __init__(
+        self, config: SandboxConfig, faults: Faults, hmac_keys: Callable[[str], list[str]], clock: Clock
+    ) -> None:
         self._config = config
         self._faults = faults
         self._hmac_keys = hmac_keys
@@ -300,7 +302,7 @@ class ConnectDispatcher:
             "User-Agent": "DocuSign Connect sandbox",
         }
         if message.include_hmac:
-            keys = self._hmac_keys()
+            keys = self._hmac_keys(message.account_id)  # the sending account's keys
             if keys:
                 headers["X-Authorization-Digest"] = "HMACSHA256"
             for n, key in enumerate(keys, start=1):

@@ -134,6 +134,7 @@ class Envelope:
     voided_reason: str | None = None
     last_generated: datetime | None = None
     pdf_cache: dict[str, bytes] = field(default_factory=dict)
+    account_id: str = ""  # the account it was created in (set by create_envelope)
 
     @property
     def signers(self) -> list[Recipient]:
@@ -166,6 +167,16 @@ class PageState:
     message: str = ""
 
 
+@dataclass
+class Account:
+    """A DocuSign account of the sandbox, and the one user who may use it (its integration key's)."""
+
+    account_id: str
+    name: str
+    user_id: str
+    connect_keys: list[str] | None = None  # None: the sandbox-wide keys (the default account's)
+
+
 def _clean(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if v is not None}
 
@@ -183,14 +194,43 @@ class Sandbox:
         self.lock = threading.RLock()
         self.integrations: dict[str, str] = dict(config.integrations)
         self.connect_keys: list[str] = list(config.connect_hmac_keys)
+        # Accounts by id; the config's is the default one. More are added at run time (one per
+        # tenant that brings its own DocuSign account), each with its own user, limits and keys.
+        self.accounts: dict[str, Account] = {
+            config.account_id: Account(config.account_id, config.account_name, config.user_id)}
         self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> (user id, monotonic expiry)
         self.envelopes: dict[str, Envelope] = {}
         self.tokens: dict[str, SigningToken] = {}
         self.connect = ConnectDispatcher(config, self.faults, self._connect_keys, self.clock)
 
-    def _connect_keys(self) -> list[str]:
+    def _connect_keys(self, account_id: str) -> list[str]:
         with self.lock:
-            return list(self.connect_keys)
+            account = self.accounts.get(account_id)
+            own = account.connect_keys if account is not None else None
+            return list(own if own is not None else self.connect_keys)
+
+    # -- accounts ----------------------------------------------------------------------------------
+
+    def add_account(self, account: Account) -> None:
+        with self.lock:
+            self.accounts[account.account_id] = account
+
+    def user_accounts(self, user_id: str) -> list[Account]:
+        with self.lock:
+            own = [a for a in self.accounts.values() if a.user_id == user_id]
+            if not own and user_id in (self.config.consented_users or []):
+                # Users named in the config's consent list are members of the default account.
+                own = [self.accounts[self.config.account_id]]
+            return own
+
+    def known_users(self) -> set[str]:
+        with self.lock:
+            return {a.user_id for a in self.accounts.values()}
+
+    def envelope_account(self, envelope_id: str) -> str | None:
+        with self.lock:
+            envelope = self.envelopes.get(envelope_id)
+            return envelope.account_id if envelope is not None else None
 
     def close(self) -> None:
         self.connect.stop()
@@ -229,7 +269,7 @@ class Sandbox:
 
     # -- create and send -----------------------------------------------------------------------
 
-    def create_envelope(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create_envelope(self, body: dict[str, Any], account_id: str | None = None) -> dict[str, Any]:
         status = str(body.get("status") or "created").lower()
         if status not in ("sent", "created"):
             raise _bad("INVALID_REQUEST_PARAMETER", f"Envelope status '{status}' cannot be used to create.")
@@ -258,6 +298,7 @@ class Sandbox:
             created=now,
             status_changed=now,
             last_modified=now,
+            account_id=account_id or self.config.account_id,
         )
         if status == "sent":
             self._validate_for_send(envelope)
@@ -553,7 +594,7 @@ class Sandbox:
             "sender": {
                 "userName": self.config.user_name,
                 "userId": self.config.user_id,
-                "accountId": self.config.account_id,
+                "accountId": envelope.account_id or self.config.account_id,
                 "email": self.config.user_email,
             },
             "purgeState": "unpurged",
@@ -613,7 +654,7 @@ class Sandbox:
             envelope.last_modified = self.clock.now()
             return self._effective_notification(envelope)
 
-    def list_status_changes(self, args: Mapping[str, str]) -> dict[str, Any]:
+    def list_status_changes(self, args: Mapping[str, str], account_id: str | None = None) -> dict[str, Any]:
         from_raw = args.get("from_date")
         ids_raw = args.get("envelope_ids")
         if not from_raw and not ids_raw and not args.get("transaction_ids"):
@@ -650,7 +691,10 @@ class Sandbox:
 
         with self.lock:
             matches: list[tuple[datetime, Envelope]] = []
+            account = account_id or self.config.account_id
             for envelope in self.envelopes.values():
+                if envelope.account_id != account:
+                    continue
                 stamp = getattr(envelope, date_field)
                 if from_date is not None and (stamp is None or not from_date <= stamp <= to_date):
                     continue
@@ -947,6 +991,7 @@ class Sandbox:
                 out.append(
                     {
                         "envelopeId": envelope.envelope_id,
+                        "accountId": envelope.account_id,
                         "status": envelope.status,
                         "emailSubject": envelope.email_subject,
                         "createdDateTime": ds_format(envelope.created),
@@ -1099,14 +1144,15 @@ class Sandbox:
             | ({"recipients"} if include_data & {"recipients", "tabs"} else set()),
             tabs="tabs" in include_data,
         )
-        data: dict[str, Any] = {"accountId": self.config.account_id, "userId": self.config.user_id}
+        account = self.accounts.get(envelope.account_id) or self.accounts[self.config.account_id]
+        data: dict[str, Any] = {"accountId": account.account_id, "userId": account.user_id}
         if recipient is not None:
             data["recipientId"] = recipient.recipient_id
         data["envelopeId"] = envelope.envelope_id
         data["envelopeSummary"] = summary
         payload = {
             "event": event,
-            "uri": f"/restapi/v2.1/accounts/{self.config.account_id}/envelopes/{envelope.envelope_id}",
+            "uri": f"/restapi/v2.1/accounts/{account.account_id}/envelopes/{envelope.envelope_id}",
             "retryCount": 0,
             "configurationId": self.config.connect_configuration_id,
             "apiVersion": "v2.1",
@@ -1118,7 +1164,7 @@ class Sandbox:
             envelope_id=envelope.envelope_id,
             event=event,
             payload=payload,
-            account_id=self.config.account_id,
+            account_id=account.account_id,
             include_hmac=str(en.get("includeHMAC", "")).lower() == "true",
             require_ack=str(en.get("requireAcknowledgment", "")).lower() == "true",
         )

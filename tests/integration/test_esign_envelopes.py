@@ -203,7 +203,7 @@ def test_signing_link_pages(stack: StackHarness) -> None:
                                  headers=stack.auth()).status_code == 404
 
     # Voided by the sender: the link explains, and no new link is handed out.
-    envelopes.void_envelope(contract["envelope_id"], "Replaced by a new version")
+    envelopes.void_envelope(stack.tenant_id, contract["envelope_id"], "Replaced by a new version")
     stack.wait_status(contract_id, "voided")
     gone = open_link(stack, again["url"])
     assert gone.status_code == 410 and page_outcome(gone) == ("voided", "This contract was withdrawn")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib.esign import auth, envelopes
+from chalicelib.esign.accounts import service_account
 from tests.support.esign import envelope_api, send, signer, signing_link, webhook_body
 from tests.support.stack import StackHarness, form_post
 
@@ -143,7 +144,7 @@ def test_list_status_changes(stack: StackHarness, sent: dict[str, Any]) -> None:
     from datetime import UTC, datetime, timedelta
 
     since = datetime.now(UTC) - timedelta(hours=1)
-    assert [r.envelope_id for r in envelopes.find_envelopes(contract_id, since)] == [envelope_id]
+    assert [r.envelope_id for r in envelopes.find_envelopes(stack.tenant_id, contract_id, since)] == [envelope_id]
     [change] = [c for c in envelopes.list_changes(since) if c.envelope_id == envelope_id]
     assert (change.contract_id, change.tenant_id, change.status) == (contract_id, stack.tenant_id, "sent")
     assert [r["status"] for r in change.recipients] == ["sent", "created"]
@@ -151,7 +152,7 @@ def test_list_status_changes(stack: StackHarness, sent: dict[str, Any]) -> None:
     empty, raw_empty, _ = raw_call(api, "list_status_changes", "EnvelopesInformation", account_id,
                                    from_date="2020-01-01T00:00:00Z", custom_field="contractId=nope")
     assert "envelopes" not in raw_empty and empty.envelopes is None and empty.result_set_size == "0"
-    assert envelopes.find_envelope("nope", since) is None
+    assert envelopes.find_envelope(stack.tenant_id, "nope", since) is None
 
 
 def test_create_recipient_view(stack: StackHarness, sent: dict[str, Any]) -> None:
@@ -170,12 +171,12 @@ def test_create_recipient_view(stack: StackHarness, sent: dict[str, Any]) -> Non
                                 email=spec.email))
     assert isinstance(view, ViewUrl) and view.url == raw["url"] and "/signing/" in view.url
     # The app's call (what /sign/{token} does) gives a fresh single-use URL each time.
-    url = envelopes.recipient_view(sent["envelope_id"], spec, "http://127.0.0.1/back")
+    url = envelopes.recipient_view(stack.tenant_id, sent["envelope_id"], spec, "http://127.0.0.1/back")
     assert url != view.url and "/signing/" in url
     # Not the signer's turn: DocuSign's error, classified as "not yet" by the link page.
     second = signer_specs(record.contract_id, record.signers)[1]
     with pytest.raises(envelopes.EnvelopeRejected) as refused:
-        envelopes.recipient_view(sent["envelope_id"], second, "http://127.0.0.1/back")
+        envelopes.recipient_view(stack.tenant_id, sent["envelope_id"], second, "http://127.0.0.1/back")
     assert refused.value.code == "RECIPIENT_NOT_IN_SEQUENCE" and refused.value.trace_token
 
 
@@ -197,7 +198,7 @@ def test_get_document(stack: StackHarness, sent: dict[str, Any]) -> None:
                                            _request_timeout=TIMEOUT)
     assert without_certificate.startswith(b"%PDF-") and len(without_certificate) < len(data)
     # The app's call is the archive job's: byte for byte what it stored.
-    assert envelopes.combined_pdf(sent["envelope_id"]) == data
+    assert envelopes.combined_pdf(stack.tenant_id, sent["envelope_id"]) == data
     assert done["documents"]["signed"]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
@@ -205,7 +206,7 @@ def test_update_to_void(stack: StackHarness, sent: dict[str, Any]) -> None:
     from docusign_esign import Envelope, EnvelopeUpdateSummary
 
     api, account_id = envelope_api()
-    envelopes.void_envelope(sent["envelope_id"], "Cancelled in the CRM")  # the app's call
+    envelopes.void_envelope(stack.tenant_id, sent["envelope_id"], "Cancelled in the CRM")  # the app's call
     stack.settle_connect()
     voided = stack.sandbox("GET", f"/sandbox/envelopes/{sent['envelope_id']}")
     assert voided["status"] == "voided" and voided["voidedReason"] == "Cancelled in the CRM"
@@ -223,7 +224,7 @@ def test_update_to_void(stack: StackHarness, sent: dict[str, Any]) -> None:
 
     # Voiding twice is DocuSign's 400, a data problem: not retried, with its trace token.
     with pytest.raises(envelopes.EnvelopeRejected) as refused:
-        envelopes.void_envelope(other.envelope_id, "again")
+        envelopes.void_envelope(stack.tenant_id, other.envelope_id, "again")
     assert refused.value.code == "ENVELOPE_CANNOT_VOID_INVALID_STATE" and refused.value.trace_token
 
 
@@ -247,8 +248,9 @@ def test_errors_deserialize_and_are_classified(stack: StackHarness) -> None:
 
 def test_a_revoked_token_is_replaced_once(stack: StackHarness) -> None:
     session = auth.get_session()
-    auth._session = replace(session, access_token="revoked")  # DocuSign no longer accepts the cached one
-    assert envelopes.find_envelope("ctr_none", session_created_at()) is None
+    # DocuSign no longer accepts the cached one
+    auth._sessions[service_account().cache_key] = replace(session, access_token="revoked")
+    assert envelopes.find_envelope(stack.tenant_id, "ctr_none", session_created_at()) is None
     assert auth.get_session().access_token not in ("revoked", session.access_token)
 
 

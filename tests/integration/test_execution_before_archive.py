@@ -229,8 +229,8 @@ def test_a_payment_recorded_while_the_archive_job_fetches_the_pdf_is_kept(
     real_combined_pdf = envelopes.combined_pdf
     answers: list[Any] = []
 
-    def combined_pdf_then_a_payment(envelope_id: str) -> bytes:
-        pdf = real_combined_pdf(envelope_id)
+    def combined_pdf_then_a_payment(tenant_id: str, envelope_id: str) -> bytes:
+        pdf = real_combined_pdf(tenant_id, envelope_id)
         answers.append(post(stack, contract_id, "pay-1", PAY_1_IN_FULL))
         return pdf
 

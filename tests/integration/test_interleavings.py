@@ -214,8 +214,8 @@ def test_two_archive_jobs_at_once(stack: StackHarness, isolation: str) -> None:
     holds: list[Any] = []
     original = archive.envelopes.combined_pdf
 
-    def combined_pdf(envelope_id: str) -> bytes:
-        pdf = original(envelope_id)
+    def combined_pdf(tenant_id: str, envelope_id: str) -> bytes:
+        pdf = original(tenant_id, envelope_id)
         if not holds and threading.current_thread() is not thread:
             holds.append(arm_for_thread(contract_id, while_held=thread.start, rival_done=done,
                                     patience=patience(isolation)))

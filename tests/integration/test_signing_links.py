@@ -98,7 +98,7 @@ def test_void_decline_and_completion_revoke_the_grants(stack: StackHarness) -> N
     links = {c["contract_id"]: [signing_link(stack, c["contract_id"], n) for n in (1, 2)]
              for c in (voided, declined, completed)}
 
-    envelopes.void_envelope(voided["envelope_id"], "Replaced by a new version")
+    envelopes.void_envelope(stack.tenant_id, voided["envelope_id"], "Replaced by a new version")
     assert sign_as(stack, declined["contract_id"], 2, "decline", "wrong price")[0] in (302, 303)
     for position in (1, 2):
         sign_as(stack, completed["contract_id"], position)

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.esign import auth
+from chalicelib.esign.accounts import service_account
 from devstack.sandbox import SandboxConfig, create_app
 from devstack.stack import create_token_cache_key, generate_rsa_key
 
@@ -66,7 +67,7 @@ def docusign(oauth_server: OAuthServer, keys: tuple[str, str], monkeypatch: pyte
     """The app's settings pointed at the OAuth server, with AWS in moto; caches empty."""
     from chalicelib.core.aws import client, reset_clients
     from chalicelib.core.config import reset_settings
-    from chalicelib.store.models import KeyRecord, bind_tables
+    from chalicelib.store.models import KeyRecord, RegistryRecord, bind_tables
 
     for name, value in {
         "DOCUSIGN_OAUTH_BASE": oauth_server.url, "DOCUSIGN_INTEGRATION_KEY": INTEGRATION_KEY,
@@ -82,6 +83,7 @@ def docusign(oauth_server: OAuthServer, keys: tuple[str, str], monkeypatch: pyte
         reset_clients()
         bind_tables()
         KeyRecord.create_table(wait=True)
+        RegistryRecord.create_table(wait=True)  # tenants: whose DocuSign account
         client("secretsmanager").create_secret(Name=KEY_SECRET, SecretString=keys[0])
         create_token_cache_key()  # as the local stack provisions it
         auth.forget_session()
@@ -173,7 +175,7 @@ def test_consent_required_is_an_operational_error_with_the_consent_url(
     assert error.consent_url in str(error)
     [record] = [r for r in caplog.records if "consent" in r.getMessage()]
     assert getattr(record, "consent_url", None) == error.consent_url
-    assert auth._session is None  # nothing cached
+    assert not auth._sessions  # nothing cached
 
     docusign.config.consented_users = None  # consent granted: the next try works
     assert auth.get_session().access_token
@@ -187,7 +189,7 @@ def test_a_consent_error_does_not_crash_a_docusign_call(docusign: OAuthServer) -
 
     docusign.config.consented_users = []
     with pytest.raises(RetryableError) as retry:
-        envelopes.find_envelope("ctr_x", datetime.now(UTC))
+        envelopes.find_envelope("t1", "ctr_x", datetime.now(UTC))
     assert "consent_required" in str(retry.value)
 
 
@@ -252,7 +254,8 @@ def raw_keys_items() -> list[dict[str, Any]]:
 
 
 def raw_session_item() -> dict[str, Any] | None:
-    [item] = [i for i in raw_keys_items() if i["key"]["S"] == auth._shared_key(auth._SHARED_KEY)] or [None]
+    key = auth._shared_key(auth._SHARED_KEY, service_account())
+    [item] = [i for i in raw_keys_items() if i["key"]["S"] == key] or [None]
     return item
 
 
@@ -307,7 +310,7 @@ def test_a_ciphertext_copied_under_another_key_does_not_decrypt(
     # Someone who can write the table plants user 1's sealed token under user 2's cache key.
     monkeypatch.setenv("DOCUSIGN_USER_ID", OTHER_USER_ID)
     reset_settings()
-    planted_key = auth._shared_key(auth._SHARED_KEY)
+    planted_key = auth._shared_key(auth._SHARED_KEY, service_account())
     assert planted_key != item["key"]["S"]
     client("dynamodb").put_item(TableName=settings().table("keys"), Item={**item, "key": {"S": planted_key}})
 
@@ -359,7 +362,7 @@ def test_an_old_plaintext_token_item_is_ignored(docusign: OAuthServer) -> None:
     # As the cache wrote it before encryption: the token itself, fresh for another hour.
     legacy = {"access_token": "legacy-plaintext-token", "expires_at": auth._clock() + 3600,
               "account_id": docusign.config.account_id, "base_uri": docusign.url}
-    KeyRecord(key=auth._shared_key(auth._SHARED_KEY), detail=legacy, created_at=now).save()
+    KeyRecord(key=auth._shared_key(auth._SHARED_KEY, service_account()), detail=legacy, created_at=now).save()
 
     session = auth.get_session()
     assert session.access_token != "legacy-plaintext-token"
