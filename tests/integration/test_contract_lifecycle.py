@@ -56,7 +56,7 @@ def test_sales_contract_from_webhook_to_reminder(stack: StackHarness) -> None:
     # The archived PDF is the one DocuSign serves, byte for byte.
     from chalicelib.esign.envelopes import combined_pdf
 
-    pdf = combined_pdf(envelope_id)
+    pdf = combined_pdf(stack.tenant_id, envelope_id)
     assert pdf.startswith(b"%PDF")
     assert hashlib.sha256(pdf).hexdigest() == signed_sha
 

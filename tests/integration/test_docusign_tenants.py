@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from devstack.sandbox.connect import sign_body
-from devstack.stack import generate_rsa_key
+from devstack.stack import generate_rsa_key, new_webhook_secret
 from tests.reliability.batch import statuses
 from tests.support.esign import signer, webhook_body
 from tests.support.stack import StackHarness
@@ -54,7 +54,7 @@ def _other_tenant_source(stack: StackHarness) -> tuple[str, str]:
 
     put_tenant(OTHER_TENANT, "Acme", {"time_zone": "Europe/Berlin"})
     put_api_key(OTHER_TENANT, "sbk_acme_" + secrets.token_urlsafe(16), "test")
-    secret = secrets.token_urlsafe(32)
+    secret = new_webhook_secret()
     secret_id = f"signbridge/test/sources/acme-generic-{secrets.token_hex(3)}"
     client("secretsmanager").create_secret(Name=secret_id, SecretString=json.dumps({"secrets": [secret]}))
     source_id = secret_id.rsplit("/", 1)[1]
