@@ -5,6 +5,7 @@ functions of chalicelib that need them, so importing this module (every cold sta
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from chalice import Chalice, Cron, Rate, Response
 from chalice.app import Request
@@ -31,13 +32,28 @@ WEBHOOK_CONTENT_TYPES = [
 
 
 def _request_url() -> str:
+    """The URL the caller used, without its query string: Host, X-Forwarded-Proto, and the path as
+    called (API Gateway's requestContext.path already holds the stage on execute-api hosts)."""
     request = _request()
     host = header(request.headers, "host") or "localhost"
     proto = header(request.headers, "x-forwarded-proto") or "https"
     stage = request.context.get("stage", "")
-    prefix = f"/{stage}" if stage and stage != "api" and "execute-api" in host else ""
-    query = "&".join(f"{k}={v}" for k, v in _query().items())
-    return f"{proto}://{host}{prefix}{request.context.get('path', '')}" + (f"?{query}" if query else "")
+    path = request.context.get("path", "")
+    needs_stage = stage and stage != "api" and "execute-api" in host and not path.startswith(f"/{stage}/")
+    return f"{proto}://{host}{f'/{stage}' if needs_stage else ''}{path}"
+
+
+def _query_items() -> tuple[tuple[str, str], ...]:
+    # The decoded parameters in the order API Gateway gives them, repeated names kept (HubSpot signs
+    # the query string; REST APIs keep only these).
+    params = _request().query_params
+    return tuple((name, value) for name in params for value in params.getlist(name)) if params else ()
+
+
+def _raw_query() -> str | None:
+    # Only payloads that carry the query string as received have it (HTTP APIs' rawQueryString).
+    raw = _request().to_original_event().get("rawQueryString")
+    return raw if isinstance(raw, str) else None
 
 
 def _request() -> Request:
@@ -70,9 +86,11 @@ def health() -> dict[str, Any]:
 @api_route
 def crm_webhook(source_id: str) -> Response:
     request = _request()
+    raw_query, items = _raw_query(), _query_items()
+    query = raw_query if raw_query is not None else urlencode(items, quote_via=quote)
     result = receive_webhook(source_id, InboundRequest(
-        method=request.method, url=_request_url(), headers=dict(request.headers),
-        raw_body=_raw_body(), query=_query(),
+        method=request.method, url=_request_url() + (f"?{query}" if query else ""), headers=dict(request.headers),
+        raw_body=_raw_body(), query=_query(), raw_query=raw_query, query_items=items,
     ))
     if result.content_type == "application/json":
         return json_response(result.body, result.status)

@@ -20,6 +20,7 @@ from chalicelib.intake.zoho import token_candidates
 from chalicelib.store.registry import Source
 
 AUTH_SCHEMES = ("token", "standard-webhooks")
+DEFAULT_OBJECT = "SaleContractObj"  # 合同: the object the default mapping reads
 
 
 class FxiaokeAdapter(MappedAdapter):
@@ -40,7 +41,24 @@ class FxiaokeAdapter(MappedAdapter):
     def records(self, source: Source, request: InboundRequest, delivery_id: str | None) -> list[CrmRecord]:
         body = parse_json_object(request.raw_body)
         given = body.get("data")
-        data: dict[str, Any] = given if isinstance(given, dict) else {}
+        data: dict[str, Any] = given if isinstance(given, dict) else _id_only_data(body)
         key = delivery_id or body.get("eventId") or synthesized_key(
             "fxiaoke", data.get("_id"), data.get("last_modified_time"), request.raw_body)
-        return [CrmRecord(f"fxiaoke:{key}", body)]
+        object_type = next((body[k] for k in ("objectApiName", "object") if isinstance(body.get(k), str)),
+                           DEFAULT_OBJECT)
+        return [CrmRecord(f"fxiaoke:{key}", {**body, "data": data}, object_type=object_type)]
+
+
+def _id_only_data(body: dict[str, Any]) -> dict[str, Any]:
+    """A function that posts only the object's id ({"objectApiName", "id"|"dataId"|"_id", "status"?})
+    instead of the record: the id (and 作废 as life_status) where the mapping reads them, so the
+    record is read from the API (crm.py) or, when invalidated, cancelled."""
+    record_id = next((body[k] for k in ("_id", "dataId", "objectId", "id") if isinstance(body.get(k), str | int)
+                      and not isinstance(body.get(k), bool)), None)
+    if record_id is None:
+        return {}
+    data: dict[str, Any] = {"_id": str(record_id)}
+    status = body.get("life_status", body.get("status"))
+    if isinstance(status, str):
+        data["life_status"] = status
+    return data

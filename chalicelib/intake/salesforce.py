@@ -70,7 +70,11 @@ class SalesforceAdapter(MappedAdapter):
         if not same_org(expected_org, org):
             raise Unauthorized(f"organization {org or '(none)'} is not the one this source accepts")
         header = {k: v for k, v in notifications.items() if k != "Notification"}
-        return [CrmRecord(f"salesforce:{n['Id']}", {**header, **n}) for n in notifications["Notification"]]
+        # A notification with only `Id` selected is read through the REST API (crm.py); the org's
+        # URLs tell the enrichment job where (the SessionId, if sent, is never passed on).
+        context = {k: header[k] for k in ("OrganizationId", "EnterpriseUrl", "PartnerUrl") if header.get(k)}
+        return [CrmRecord(f"salesforce:{n['Id']}", {**header, **n}, object_type=n["sObject"].get("type") or "Contract",
+                          context=context) for n in notifications["Notification"]]
 
     def acknowledge(self, results: list[IntakeResult]) -> IntakeResult | None:
         # Every notification was accepted, is a repeat, or was recorded as permanently invalid:

@@ -9,6 +9,10 @@ A request with several events (a Salesforce message, a batch of HubSpot webhook 
 answered as a whole: an event that is permanently refused (422, 409) is recorded as a rejected
 intake — a key record with the errors, a log line and a metric — and the others still go through,
 because the CRM would otherwise resend the whole batch for hours with the same bad data.
+
+An event whose record must first be read from the CRM's API (a NeedsEnrichment: the webhook
+carried the record's id, not the record) is answered 202 {"status": "enrichment_pending"} once it
+is recorded and queued (enrichment.py); a repeat of its delivery answers 200 with the same body.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ from typing import Any
 from chalicelib.contracts import ContractInvalid, parse_webhook_body
 from chalicelib.core.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType, quoted
 from chalicelib.core.observability import count, logger
-from chalicelib.intake import events
-from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult
+from chalicelib.intake import enrichment, events
+from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult, NeedsEnrichment
 from chalicelib.intake.mapping import crm_field_for
 from chalicelib.store import contracts as store
 from chalicelib.store.registry import Source, get_source
 
 MAX_BODY_BYTES = 256 * 1024
+# A CRM's delivery id becomes part of a key (delivery#, rejected#, enrichment#): DynamoDB refuses a key
+# above 2048 bytes, so a longer id is the sender's error (400), not ours. Real ones are under 100.
+MAX_DELIVERY_ID_BYTES = 512
 # Every CRM kind and where its adapter lives: the one list of supported kinds.
 ADAPTERS: dict[str, tuple[str, str]] = {
     "generic": ("chalicelib.intake.generic", "GenericAdapter"),
@@ -64,6 +71,11 @@ def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
     inbound = adapter.parse(source, request, delivery_id)
     if not inbound:
         raise MalformedBody("the body holds no event")
+    for event in inbound:
+        key = event.delivery_key if isinstance(event, NeedsEnrichment) else event.delivery_id
+        if len(key.encode("utf-8", "surrogatepass")) > MAX_DELIVERY_ID_BYTES:
+            raise MalformedBody(f"the delivery id is {len(key)} characters long; "
+                                f"at most {MAX_DELIVERY_ID_BYTES} bytes are accepted")
     if adapter.batch or len(inbound) > 1:
         results = [_accept_in_batch(source, event) for event in inbound]
     else:
@@ -78,7 +90,9 @@ def receive_webhook(source_id: str, request: InboundRequest) -> IntakeResult:
     return IntakeResult(200, {"results": [r.body for r in results]})
 
 
-def _accept(source: Source, event: InboundEvent) -> IntakeResult:
+def _accept(source: Source, event: InboundEvent | NeedsEnrichment) -> IntakeResult:
+    if isinstance(event, NeedsEnrichment):
+        return _pending(source, event)
     if event.ignored:
         return IntakeResult(200, {"status": "ignored", "reason": event.ignored})
     if not event.delivery_id:
@@ -97,12 +111,22 @@ def _accept(source: Source, event: InboundEvent) -> IntakeResult:
     return events.cancelled(source, event, envelope.crm_record_id)
 
 
-def _accept_in_batch(source: Source, event: InboundEvent) -> IntakeResult:
+def _pending(source: Source, pending: NeedsEnrichment) -> IntakeResult:
+    # The enrichment job creates or updates the contract under this delivery id: once it has, a
+    # repeat of the delivery answers with the contract like any other repeat.
+    done = store.find_by_delivery(source.source_id, pending.delivery_key, source.tenant_id)
+    if done is not None:
+        return IntakeResult(200, events.summary(done))
+    first = enrichment.request_enrichment(pending)
+    return IntakeResult(202 if first else 200, enrichment.pending_body(pending))
+
+
+def _accept_in_batch(source: Source, event: InboundEvent | NeedsEnrichment) -> IntakeResult:
     try:
         return _accept(source, event)
     except ApiError as err:
-        if err.status >= 500:
-            raise
+        if err.status >= 500 or isinstance(event, NeedsEnrichment):
+            raise  # ours (the CRM retries), or not a refusal of the CRM's data to record as rejected
         _record_rejection(source, event, err)
         return IntakeResult(err.status, {"delivery_id": event.delivery_id, **err.body()})
 

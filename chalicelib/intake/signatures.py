@@ -52,8 +52,9 @@ def _reason(message: str) -> str:
 
 HUBSPOT_TOLERANCE_MS = 5 * 60 * 1000  # HubSpot: reject requests older than 5 minutes
 
-# HubSpot signs the URI with these characters decoded (its request-validation guide lists them), so
-# the URL we rebuild is normalized the same way before it is signed again here.
+# HubSpot signs the URI with these characters decoded ("Validate the v3 request signature",
+# developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation),
+# so the URL we rebuild is normalized the same way before it is signed again here.
 _HUBSPOT_DECODED = {
     "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
     "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
@@ -91,10 +92,13 @@ def verify_hubspot_v3(
         raise Unauthorized("stale signature: X-HubSpot-Request-Timestamp is outside the 5 minute window")
     if not secrets:
         raise Unauthorized("no secret is configured for this source")
+    # Base64 has no spaces: a space is a "+" that a proxy form-decoded on the way (HubSpot's community
+    # reports it), so putting it back accepts nothing that was not signed.
+    received = signature.strip().replace(" ", "+")
     for secret in secrets:
         for uri in dict.fromkeys(uris):
             expected = hubspot_v3_signature(secret, method, uri, raw_body, timestamp)
-            if equal(signature.strip(), expected):
+            if equal(received, expected):
                 return
     raise Unauthorized("signature does not match the request (method, URL, body and timestamp)")
 

@@ -20,6 +20,7 @@ from chalicelib.intake.signatures import verify_token
 from chalicelib.store.registry import Source
 
 FORM = "application/x-www-form-urlencoded"
+DEFAULT_MODULE = "Deals"  # the module the default mapping reads (Records API: /crm/v8/Deals/{id})
 
 
 def token_candidates(request: InboundRequest) -> list[str | None]:
@@ -40,7 +41,10 @@ class ZohoAdapter(MappedAdapter):
     def records(self, source: Source, request: InboundRequest, delivery_id: str | None) -> list[CrmRecord]:
         record = _form(request.raw_body) if request.content_type == FORM else parse_json_object(request.raw_body)
         key = synthesized_key("zoho", record.get("id"), record.get("Modified_Time"), request.raw_body)
-        return [CrmRecord(f"zoho:{key}", record)]
+        # A webhook whose body is only `"id": "${Deals.Deal Id}"` is read from the Records API (the
+        # mapping finds nothing else in it: crm.py); a static "module" parameter names another module.
+        module = record.get("module") if isinstance(record.get("module"), str) else DEFAULT_MODULE
+        return [CrmRecord(f"zoho:{key}", record, object_type=module or DEFAULT_MODULE)]
 
 
 def _form(raw: bytes) -> dict[str, Any]:

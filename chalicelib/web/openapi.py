@@ -108,6 +108,14 @@ SCHEMAS: dict[str, Any] = {
         "description": "a CRM event that needs no action (nothing stored)",
         "properties": {"status": {"const": "ignored"}, "reason": {"type": "string"}},
     },
+    "WebhookEnrichmentPending": {
+        "type": "object", "required": ["status", "crm", "object_type", "crm_record_id", "delivery_id", "reason"],
+        "description": "the webhook named a CRM record without carrying enough of it: the record is read from the "
+                       "CRM's API, then mapped and applied (a repeat of the delivery answers 200, the same)",
+        "properties": {"status": {"const": "enrichment_pending"}, "crm": {"type": "string"},
+                       "object_type": {"type": "string"}, "crm_record_id": {"type": "string"},
+                       "delivery_id": {"type": "string"}, "reason": {"type": "string"}},
+    },
     "WebhookResults": {
         "type": "object", "required": ["results"],
         "description": "one request that carried several events: each one's answer, in order",
@@ -352,11 +360,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "200": {"description": "a repeat delivery (the same answer), an event that needs no action, several "
                                    "events' answers, or Salesforce's SOAP acknowledgement",
                     "content": {"application/json": {"schema": {"anyOf": [
-                        _ref("WebhookAccepted"), _ref("WebhookIgnored"), _ref("WebhookResults")]}},
+                        _ref("WebhookAccepted"), _ref("WebhookIgnored"), _ref("WebhookEnrichmentPending"),
+                        _ref("WebhookResults")]}},
                                 "text/xml": {"schema": {"type": "string"}}}},
-            "202": {"description": "accepted: a new contract, or an update or cancellation applied",
-                    "content": _json(_ref("WebhookAccepted"))},
-            "400": _error("malformed (not JSON, no event, no delivery id)"),
+            "202": {"description": "accepted: a new contract, or an update or cancellation applied; or a record "
+                                   "to be read from the CRM's API first (enrichment_pending)",
+                    "content": _json({"anyOf": [_ref("WebhookAccepted"), _ref("WebhookEnrichmentPending")]})},
+            "400": _error("malformed (not JSON, no event, no delivery id), or a webhook format signbridge does not "
+                          "read (Pipedrive webhooks v1: unsupported_webhook_version)"),
             "401": _error("bad, missing or stale signature"),
             "404": _error("unknown source"),
             "409": _error("not possible in the contract's status (e.g. cancelling a signed contract)"),

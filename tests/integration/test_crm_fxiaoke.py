@@ -9,7 +9,13 @@ import pytest
 
 from devstack.crm_samples import OUR_PARTY_ZH, dumps, load, raw
 from devstack.webhook import signed_headers
-from tests.integration.test_crm_helpers import assert_stored_nothing, post, post_fxiaoke, stored_document
+from tests.integration.test_crm_helpers import (
+    assert_enrichment_pending,
+    assert_stored_nothing,
+    post,
+    post_fxiaoke,
+    stored_document,
+)
 from tests.support.stack import StackHarness
 
 
@@ -67,3 +73,10 @@ def test_voided_in_fxiaoke_cancels(stack: StackHarness) -> None:
     response = post_fxiaoke(stack, dumps(body))
     assert response.status_code == 202, response.body
     assert response.json_body == {"contract_id": created.json_body["contract_id"], "status": "voided"}
+
+
+def test_a_callback_with_only_the_object_id_is_accepted_for_enrichment(stack: StackHarness) -> None:
+    body = {"objectApiName": "SaleContractObj", "id": "6745a1f2e4b0c91d2a3f8e71", "eventId": "fx-evt-id-only-1"}
+    response = post_fxiaoke(stack, dumps(body))
+    job = assert_enrichment_pending(stack, response, "demo-fxiaoke", "6745a1f2e4b0c91d2a3f8e71")
+    assert (job["object_type"], job["delivery_key"]) == ("SaleContractObj", "fxiaoke:fx-evt-id-only-1")

@@ -1,21 +1,30 @@
 """HubSpot through the real app: the app card's request, signed with X-HubSpot-Signature-v3, becomes
 the canonical contract; forged, stale or wrongly addressed requests are 401 and store nothing;
-HubSpot's webhook events cancel the contract and void its envelope."""
+HubSpot's webhook events cancel the contract and void its envelope; a workflow's "Send a webhook"
+is accepted, and what it lacks is read from HubSpot's API (202 enrichment_pending).
+
+Requests are signed as HubSpot documents it (tests/support/hubspot_signing.py), never with the
+verifier under test."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
-from devstack.crm_samples import dumps, hubspot_headers, load, raw
+from devstack.crm_samples import OUR_PARTY_EN, dumps, load, raw
 from tests.integration.test_crm_helpers import (
+    assert_enrichment_pending,
     assert_stored_nothing,
+    enrichment_requests,
     post,
     post_hubspot,
+    queued_jobs,
     stored_document,
     stored_keys,
 )
+from tests.support.hubspot_signing import hubspot_v3_headers
 from tests.support.stack import StackHarness
 
 
@@ -61,15 +70,15 @@ def test_forged_stale_or_misaddressed_is_401_and_stores_nothing(stack: StackHarn
     url = stack.sources["demo-hubspot"]["webhook_url"]
     secret = stack.sources["demo-hubspot"]["secret"]
     now_ms = int(time.time() * 1000)
-    headers = hubspot_headers(secret, url, body)
+    headers = hubspot_v3_headers(secret, url, body)
     if case == "forged":
-        headers = hubspot_headers("00000000-0000-0000-0000-000000000000", url, body)
+        headers = hubspot_v3_headers("00000000-0000-0000-0000-000000000000", url, body)
     elif case == "stale":
-        headers = hubspot_headers(secret, url, body, timestamp_ms=now_ms - 5 * 60 * 1000 - 5000)
+        headers = hubspot_v3_headers(secret, url, body, timestamp_ms=now_ms - 5 * 60 * 1000 - 5000)
     elif case == "future":
-        headers = hubspot_headers(secret, url, body, timestamp_ms=now_ms + 10 * 60 * 1000)
+        headers = hubspot_v3_headers(secret, url, body, timestamp_ms=now_ms + 10 * 60 * 1000)
     elif case == "signed_for_another_url":
-        headers = hubspot_headers(secret, url.replace("demo-hubspot", "demo-other"), body)
+        headers = hubspot_v3_headers(secret, url.replace("demo-hubspot", "demo-other"), body)
     elif case == "unsigned":
         headers = {"Content-Type": "application/json"}
     elif case == "tampered":
@@ -88,12 +97,12 @@ def test_the_url_behind_a_proxy_with_hubspot_fetch_query_parameters(stack: Stack
     # X-Forwarded-Proto.
     signed = ("https://hooks.yunti.example/v1/webhooks/demo-hubspot"
               "?portalId=24446551&userId=83920154&userEmail=wang.min@yunti.example&appId=4417802")
-    headers = {**hubspot_headers(secret, signed, body), "Host": "hooks.yunti.example", "X-Forwarded-Proto": "https"}
+    headers = {**hubspot_v3_headers(secret, signed, body), "Host": "hooks.yunti.example", "X-Forwarded-Proto": "https"}
     response = post(stack, "demo-hubspot", body, headers, query)
     assert response.status_code == 202, response.body
     # The pinned public_url with the same query works too (API Gateway custom domains, stage paths).
     pinned = stack.sources["demo-hubspot"]["webhook_url"] + query.replace("%40", "@")
-    again = post(stack, "demo-hubspot", body, hubspot_headers(secret, pinned, body), query)
+    again = post(stack, "demo-hubspot", body, hubspot_v3_headers(secret, pinned, body), query)
     assert again.status_code == 200 and again.json_body["contract_id"] == response.json_body["contract_id"]
 
 
@@ -145,4 +154,93 @@ def test_a_deal_missing_contract_properties_is_422_naming_the_hubspot_property(s
     assert details["contract.number"]["crm_field"] == "deal.properties.contract_number"
     assert details["contract.delivery.date"]["crm_field"] == "deal.properties.delivery_date"
     assert details["contract.items[1].unit_price"]["crm_field"] == "lineItems[1].properties.price"
+    assert_stored_nothing(stack)
+
+
+# --- the query string HubSpot signs, without a pinned public_url --------------------------------------
+
+
+def unpinned_source(stack: StackHarness) -> tuple[str, str]:
+    """A HubSpot source as `sources add` makes it without --option public_url: (id, client secret)."""
+    from chalicelib.admin.sources import add_source
+
+    secret = "5f0c2a61-7d1e-4f3b-9a8c-2e6d4b1f0a97"
+    add_source("acme-hubspot", stack.tenant_id, "hubspot", secret=secret, options={"our_party": OUR_PARTY_EN},
+               base_url=stack.api_url, replace_existing=True)
+    return "acme-hubspot", secret
+
+
+# hubspot.fetch appends portalId, userId, userEmail and appId; an email with "+" arrives as %2B, which
+# HubSpot's v3 URI keeps encoded, while %40 is decoded (the table of "Validate the v3 request
+# signature", developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation).
+SENT_QUERY = "?portalId=24446551&userId=83920154&userEmail=wang.min%2Bsales%40yunti.example&appId=4417802"
+SIGNED_QUERY = "?portalId=24446551&userId=83920154&userEmail=wang.min%2Bsales@yunti.example&appId=4417802"
+
+
+def test_hubspot_fetch_query_verifies_without_public_url(stack: StackHarness) -> None:
+    source_id, secret = unpinned_source(stack)
+    body = raw("hubspot_card.json")
+    called = f"https://hooks.yunti.example/v1/webhooks/{source_id}"
+    proxy = {"Host": "hooks.yunti.example", "X-Forwarded-Proto": "https"}
+    headers = {**hubspot_v3_headers(secret, called + SIGNED_QUERY, body), **proxy}
+    response = post(stack, source_id, body, headers, SENT_QUERY)
+    assert response.status_code == 202, response.body
+    # The same parameters in another order than signed: the order received is part of the signature.
+    reordered = "?userEmail=wang.min%2Bsales%40yunti.example&portalId=24446551&userId=83920154&appId=4417802"
+    refused = post(stack, source_id, body, {**hubspot_v3_headers(secret, called + SIGNED_QUERY, body), **proxy},
+                   reordered)
+    assert refused.status_code == 401, refused.body
+
+
+def test_a_different_email_in_the_query_is_401(stack: StackHarness) -> None:
+    source_id, secret = unpinned_source(stack)
+    body = raw("hubspot_card.json")
+    called = f"https://hooks.yunti.example/v1/webhooks/{source_id}"
+    headers = {**hubspot_v3_headers(secret, called + SIGNED_QUERY, body), "Host": "hooks.yunti.example"}
+    response = post(stack, source_id, body, headers, SENT_QUERY.replace("%2Bsales", "%2Battacker"))
+    assert response.status_code == 401, response.body
+    assert_stored_nothing(stack)
+
+
+# --- workflow "Send a webhook" ------------------------------------------------------------------------
+# knowledge.hubspot.com/workflows/how-do-i-use-webhooks-with-hubspot-workflows: "All properties" sends the
+# deal as the (legacy) object API returns it, a customised body the keys its author chose; a 4xx is
+# not retried, so what the body lacks is read from HubSpot's API instead of refusing it.
+
+
+def legacy_deal(properties: dict[str, str]) -> dict[str, Any]:
+    return {"portalId": 62515, "dealId": 9001, "isDeleted": False,
+            "associations": {"associatedVids": [301], "associatedCompanyIds": [5001], "associatedDealIds": [],
+                             "associatedTicketIds": []},
+            "properties": {name: {"value": value, "timestamp": 1754039722118, "source": "CRM_UI",
+                                  "sourceId": "rep@example.com", "versions": []}
+                           for name, value in properties.items()},
+            "imports": [], "stateChanges": []}
+
+
+def test_workflow_webhook_with_the_record_id_only_is_accepted_for_enrichment(stack: StackHarness) -> None:
+    body = dumps({"hs_object_id": "9001"})
+    response = post_hubspot(stack, body)
+    job = assert_enrichment_pending(stack, response, "demo-hubspot", "9001")
+    assert (job["crm"], job["object_type"], job["event"], job["tenant_id"]) == (
+        "hubspot", "deal", "contract.created", stack.tenant_id)
+    # HubSpot's retry (a 5xx or 429 on the way, same body, new signature): a repeat, nothing queued again.
+    again = post_hubspot(stack, body)
+    assert again.status_code == 200 and again.json_body == response.json_body
+    assert queued_jobs(stack, "enrich") == [] and len(enrichment_requests("demo-hubspot")) == 1
+
+
+def test_workflow_webhook_with_all_properties_but_no_associations_is_accepted_for_enrichment(
+        stack: StackHarness) -> None:
+    body = dumps(legacy_deal({"hs_object_id": "9001", "dealname": "ACME renewal 2026", "amount": "12500.00",
+                              "dealstage": "contractsent", "contract_number": "CTR-2026-0042"}))
+    job = assert_enrichment_pending(stack, post_hubspot(stack, body), "demo-hubspot", "9001")
+    assert job["context"] == {"portalId": 62515}
+    assert job["reason"].startswith("the webhook lacks what the contract needs")
+
+
+def test_workflow_webhook_without_a_deal_id_is_400(stack: StackHarness) -> None:
+    response = post_hubspot(stack, dumps({"dealname": "ACME renewal 2026"}))
+    assert response.status_code == 400, response.body
+    assert "hs_object_id" in response.json_body["error"]["message"]
     assert_stored_nothing(stack)

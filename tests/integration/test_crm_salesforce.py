@@ -13,6 +13,7 @@ import pytest
 
 from devstack.crm_samples import SALESFORCE_ORG_ID, raw
 from tests.integration.test_crm_helpers import (
+    assert_enrichment_recorded,
     assert_stored_nothing,
     contract_for_record,
     post_salesforce,
@@ -189,3 +190,18 @@ def test_a_message_above_256_kib_is_accepted(stack: StackHarness) -> None:
     assert all(contract_for_record(stack, r) for r in RECORDS)
     too_big = body.replace(b"</sf:Description>", long_text.encode() * 3 + b"</sf:Description>", 1)
     assert post_salesforce(stack, too_big).status_code == 413
+
+
+def test_a_notification_with_only_id_is_acknowledged_for_enrichment(stack: StackHarness) -> None:
+    # An outbound message whose only selected field is Id: the Contract is read through the REST API.
+    message = raw("salesforce_outbound.xml").decode()
+    start, end = message.index("<Notification>"), message.rindex("</Notification>") + len("</Notification>")
+    notification = ("<Notification><Id>04l5g00000Dj9aAAAR</Id>"
+                    '<sObject xsi:type="sf:Contract" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+                    "<sf:Id>8005g00000BcDeZAAV</sf:Id></sObject></Notification>")
+    response = post_salesforce(stack, (message[:start] + notification + message[end:]).encode())
+    assert_acknowledged(response)
+    # The JSON answer of each notification is behind the SOAP ack: what was recorded tells.
+    job = assert_enrichment_recorded(stack, "demo-salesforce", "8005g00000BcDeZAAV")
+    assert (job["object_type"], job["record_id"], job["delivery_key"]) == (
+        "Contract", "8005g00000BcDeZAAV", "salesforce:04l5g00000Dj9aAAAR")

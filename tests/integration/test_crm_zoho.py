@@ -8,6 +8,7 @@ import pytest
 
 from devstack.crm_samples import dumps, load, raw
 from tests.integration.test_crm_helpers import (
+    assert_enrichment_pending,
     assert_stored_nothing,
     post,
     post_zoho,
@@ -77,3 +78,10 @@ def test_missing_clauses_are_422_naming_the_zoho_fields(stack: StackHarness) -> 
     assert details["contract.signers[0].email"]["crm_field"] == "Contact_Email"
     assert any(d.get("crm_field") == "Service_End || End_Date" for d in details.values())
     assert_stored_nothing(stack)
+
+
+def test_a_webhook_with_only_the_deal_id_is_accepted_for_enrichment(stack: StackHarness) -> None:
+    # A webhook whose body is only `{"id": "${Deals.Deal Id}"}`: Zoho ids are 19-digit strings.
+    response = post_zoho(stack, dumps({"id": "5725767000002894011", "event": "updated"}))
+    job = assert_enrichment_pending(stack, response, "demo-zoho", "5725767000002894011")
+    assert (job["crm"], job["object_type"], job["event"]) == ("zoho", "Deals", "contract.updated")
