@@ -102,6 +102,11 @@ class StackState:
     env: dict[str, str]
     receiver_url: str | None = None
     pids: dict[str, int] = field(default_factory=dict)
+    # The CRM API doubles (devstack/crm_apis): base URL per CRM, the seeded records' ids, the
+    # credentials each accepts. Empty in a state file written before they existed.
+    crm_apis: dict[str, str] = field(default_factory=dict)
+    crm_apis_seed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    crm_apis_auth: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +114,7 @@ class StackState:
             "tenant_id": self.tenant_id, "api_key": self.api_key, "sources": self.sources,
             "receiver_url": self.receiver_url, "region": REGION, "stage": STAGE,
             "mail_from": MAIL_FROM, "env": self.env, "pids": self.pids,
+            "crm_apis": self.crm_apis, "crm_apis_seed": self.crm_apis_seed, "crm_apis_auth": self.crm_apis_auth,
             "state_file": str(STATE_FILE.relative_to(ROOT)) if STATE_FILE.is_relative_to(ROOT) else str(STATE_FILE),
         }
 
@@ -118,7 +124,9 @@ class StackState:
         return cls(api_url=data["api_url"], sandbox_url=data["sandbox_url"],
                    aws_endpoint_url=data["aws_endpoint_url"], tenant_id=data["tenant_id"],
                    api_key=data["api_key"], sources=data["sources"], env=data["env"],
-                   receiver_url=data.get("receiver_url"), pids=data.get("pids", {}))
+                   receiver_url=data.get("receiver_url"), pids=data.get("pids", {}),
+                   crm_apis=data.get("crm_apis", {}), crm_apis_seed=data.get("crm_apis_seed", {}),
+                   crm_apis_auth=data.get("crm_apis_auth", {}))
 
 
 def app_environment(aws_endpoint: str, sandbox_url: str, api_url: str) -> dict[str, str]:
@@ -303,12 +311,21 @@ class Stack:
                                           "--port", str(sandbox_port)])
         receiver = self._spawn("receiver", [sys.executable, "-m", "devstack.receiver", "--host", "127.0.0.1",
                                             "--port", str(receiver_port), "--state-file", str(STATE_FILE)])
+        # The CRM API doubles: one process, each CRM on its own port (devstack/crm_apis/README.md).
+        from devstack.crm_apis import CREDENTIALS, CRMS, SEED_IDS
+
+        crm_ports = {crm: free_port() for crm in CRMS}
+        crm_apis = {crm: f"http://127.0.0.1:{port}" for crm, port in crm_ports.items()}
+        crm_proc = self._spawn("crm_apis", [sys.executable, "-m", "devstack.crm_apis", "--host", "127.0.0.1",
+                                            "--quiet", *(f"--{crm}-port={port}" for crm, port in crm_ports.items())])
         wait_http(f"{aws}/moto-api/", proc=moto)
         wait_http(f"{sandbox_url}/sandbox/connect-log", proc=sandbox)
         env = app_environment(aws, sandbox_url, api_url)
         provision(env)
         api_key, sources = seed(env, sandbox_url, receiver_url)
         wait_http(f"{receiver_url}/health", proc=receiver)
+        for url in crm_apis.values():
+            wait_http(f"{url}/_requests", proc=crm_proc)
         # chalice local, one request at a time through the app as in a Lambda container (devstack/api_server.py).
         api = self._spawn("api", [sys.executable, "-m", "devstack.api_server", "--host", "127.0.0.1", "--port",
                                   str(self.api_port), "--stage", STAGE, "--no-autoreload"], env)
@@ -324,6 +341,7 @@ class Stack:
             api_url=api_url, sandbox_url=sandbox_url, aws_endpoint_url=aws, tenant_id=TENANT_ID,
             api_key=api_key, sources=sources, env=env, receiver_url=receiver_url,
             pids={n: p.pid for n, p in self.procs.items()},
+            crm_apis=crm_apis, crm_apis_seed=SEED_IDS, crm_apis_auth=CREDENTIALS,
         )
         STATE_FILE.write_text(json.dumps(self.state.to_json(), indent=2, ensure_ascii=False) + "\n")
         return self.state
