@@ -69,28 +69,51 @@ def _count(value: Any) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
 
 
+_RECIPIENT_KEYS = ("recipientId", "status", "signedDateTime", "declinedReason")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """A scalar as text; anything else (an object, a list) is treated as absent: the signed body is
+    DocuSign's, but its shape is still checked rather than trusted."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value) or None
+
+
 def parse_message(raw_body: bytes) -> ConnectMessage:
     body = parse_json(raw_body, what="the Connect message (configure eventData.format=json)")
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise MalformedBody("Connect message has no data object")
     data = body["data"]
-    summary = data.get("envelopeSummary") or {}
-    envelope_id = data.get("envelopeId") or summary.get("envelopeId")
-    event = body.get("event")
+    summary = _dict(data.get("envelopeSummary"))
+    envelope_id = _text(data.get("envelopeId")) or _text(summary.get("envelopeId"))
+    event = _text(body.get("event"))
     if not envelope_id or not event:
         raise MalformedBody("Connect message lacks event or data.envelopeId")
-    fields = {f.get("name"): f.get("value")
-              for f in ((summary.get("customFields") or {}).get("textCustomFields") or []) if isinstance(f, dict)}
-    signers = (summary.get("recipients") or {}).get("signers") or []
+    fields: dict[str, str | None] = {}
+    for item in _list(_dict(summary.get("customFields")).get("textCustomFields")):
+        name = _text(_dict(item).get("name"))
+        if name is not None:
+            fields[name] = _text(_dict(item).get("value"))
+    signers = _list(_dict(summary.get("recipients")).get("signers"))
     return ConnectMessage(
-        event=str(event),
-        envelope_id=str(envelope_id),
-        generated_at=str(body.get("generatedDateTime") or ""),
-        recipient_id=str(data["recipientId"]) if data.get("recipientId") else None,
-        envelope_status=(summary.get("status") or None),
+        event=event,
+        envelope_id=envelope_id,
+        generated_at=_text(body.get("generatedDateTime")) or "",
+        recipient_id=_text(data.get("recipientId")),
+        envelope_status=_text(summary.get("status")),
         contract_id=fields.get("contractId"),
         tenant_id=fields.get("tenantId"),
-        voided_reason=summary.get("voidedReason"),
-        recipients=tuple(s for s in signers if isinstance(s, dict)),
+        voided_reason=_text(summary.get("voidedReason")),
+        # What the contract keeps of a signer, as text: an odd shape never reaches the store.
+        recipients=tuple({key: _text(s.get(key)) for key in _RECIPIENT_KEYS} for s in signers if isinstance(s, dict)),
         retry_count=_count(body.get("retryCount")),
     )
