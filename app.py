@@ -151,6 +151,14 @@ def contract_document(contract_id: str) -> Response:
     return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
 
 
+# The stable link written onto the CRM record (write-back): no API key, the link id is the capability.
+@app.route("/v1/signed/{link_id}", methods=["GET"])
+@api_route
+def signed_document(link_id: str) -> Response:
+    url = document_links.signed_url_by_link(link_id)
+    return Response(body="", status_code=302, headers={"Location": url, **PAGE_HEADERS})
+
+
 @app.route("/v1/contracts/preview", methods=["POST"], content_types=["application/json"])
 @api_route
 def preview_contract() -> Response:

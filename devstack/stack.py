@@ -223,8 +223,8 @@ def provision(env: Mapping[str, str]) -> None:
     create_token_cache_key()
 
 
-def seed(env: Mapping[str, str], sandbox_url: str,
-         receiver_url: str | None = None) -> tuple[str, dict[str, dict[str, Any]]]:
+def seed(env: Mapping[str, str], sandbox_url: str, receiver_url: str | None = None,
+         crm_apis: Mapping[str, str] | None = None) -> tuple[str, dict[str, dict[str, Any]]]:
     """The demo tenant, its API key, its sources and every secret; the sandbox learns the keys."""
     use_environment(env)
     from chalicelib.core.aws import client
@@ -266,6 +266,10 @@ def seed(env: Mapping[str, str], sandbox_url: str,
     from devstack.crm_samples import seed_crm_sources
 
     sources.update(seed_crm_sources(TENANT_ID, cfg.public_base_url))
+    if crm_apis:  # each CRM source reads from and writes back to its API double
+        from devstack.crm_samples import connect_crm_apis
+
+        connect_crm_apis(dict(crm_apis))
     return api_key, sources
 
 
@@ -322,7 +326,7 @@ class Stack:
         wait_http(f"{sandbox_url}/sandbox/connect-log", proc=sandbox)
         env = app_environment(aws, sandbox_url, api_url)
         provision(env)
-        api_key, sources = seed(env, sandbox_url, receiver_url)
+        api_key, sources = seed(env, sandbox_url, receiver_url, crm_apis)
         wait_http(f"{receiver_url}/health", proc=receiver)
         for url in crm_apis.values():
             wait_http(f"{url}/_requests", proc=crm_proc)

@@ -1,4 +1,4 @@
-"""python -m chalicelib.admin sources {add,list,show,rotate}
+"""python -m chalicelib.admin sources {add,list,show,rotate,set-api}
 
 - `add --id ID --tenant T --kind KIND [--secret S] [--option k=v ...] [--options-json JSON]
   [--mapping-file FILE] [--base-url URL] [--replace]`: registers a CRM source, stores its secret in
@@ -8,9 +8,13 @@
 - `show --id ID [--reveal]`: the source, its webhook URL and its secrets' expiries (values with --reveal).
 - `rotate --id ID [--secret S] [--overlap-hours 24]`: adds a new secret and lets the old ones expire
   after the overlap window, so the CRM can be switched over without a window of refused webhooks.
+- `set-api --id ID [--json JSON | --json-file FILE|-] [--option k=v ...] [--options-json JSON]`: stores the
+  CRM API credential (enrichment, write-back) as "api" in the source's secret, and options such as
+  `api_base`, `instance_url`, `writeback_fields`; prints what is stored, never the values.
 
 Secrets live in Secrets Manager at signbridge/{stage}/sources/{id} as
-`{"secrets": [{"value": "...", "expires_at": ISO | null}, ...]}`; verification ignores expired ones.
+`{"secrets": [{"value": "...", "expires_at": ISO | null}, ...], "api": {...}}`; verification ignores
+expired ones; "api" is the CRM API credential (chalicelib/crm).
 Everything talks to whatever AWS the environment points at (AWS_ENDPOINT_URL for the local stack).
 """
 
@@ -21,6 +25,7 @@ import base64
 import json
 import re
 import secrets as random
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +36,7 @@ from urllib.parse import quote
 from chalicelib.core.aws import _secret_cache, get_secret_json, put_secret_json
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
+from chalicelib.crm.base import LOGICAL_FIELDS, credentials_problem
 from chalicelib.intake.mapping import MappingError, mapping_for
 from chalicelib.intake.service import KINDS
 from chalicelib.store.registry import (
@@ -184,7 +190,8 @@ def rotate_secret(
         due = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
         kept.append({"value": entry["value"], "expires_at": (min(due, cutoff) if due else cutoff).isoformat()})
     kept.append({"value": value, "expires_at": None})
-    _write_secret(source.secret_id, {"secrets": kept}, create=False)
+    # Only the webhook secrets rotate: the CRM API credential ("api") stays as it is.
+    _write_secret(source.secret_id, {**_secret_value(source.secret_id), "secrets": kept}, create=False)
     _forget_caches()
     url = webhook_url(source, value, base_url)
     return SourceInfo(source, value, url, setup_hints(source, value, url))
@@ -203,9 +210,42 @@ def describe(source_id: str, *, reveal: bool = False, base_url: str | None = Non
         shown.append(item)
     newest = entries[-1]["value"] if entries else ""
     url = webhook_url(source, newest if reveal else "<token>", base_url)
+    api = _secret_value(source.secret_id).get("api") if source.secret_id else None
     return {"source_id": source.source_id, "tenant_id": source.tenant_id, "kind": source.kind,
             "webhook_url": url, "options": source.options, "mapping": source.mapping,
-            "secret_id": source.secret_id, "secrets": shown}
+            "secret_id": source.secret_id, "secrets": shown,
+            "api_credential": sorted(api) if isinstance(api, dict) else None}  # its keys, never the values
+
+
+def set_api(source_id: str, api: Mapping[str, Any] | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Stores the source's CRM API credential as "api" in its secret (the webhook secrets are kept)
+    and merges `options` into its options (a null removes one). Returns what is stored, no values."""
+    source = _require(source_id)
+    if api is None and not options:
+        raise AdminError("nothing to set: give the credential (--json or --json-file) and/or options")
+    if api is not None:
+        problem = credentials_problem(source.kind, api)
+        if problem:
+            raise AdminError(problem)
+    fields = options.get("writeback_fields")
+    if fields is not None:
+        if not isinstance(fields, dict) or not all(v is None or isinstance(v, str) for v in fields.values()):
+            raise AdminError("writeback_fields is an object: {logical name: CRM field name or null}")
+        unknown = sorted(set(fields) - set(LOGICAL_FIELDS))
+        if unknown:
+            raise AdminError(f"writeback_fields: unknown {', '.join(unknown)}; known: {', '.join(LOGICAL_FIELDS)}")
+    if api is not None:
+        if not source.secret_id:
+            raise AdminError(f"source {source_id!r} has no secret to hold the credential")
+        _write_secret(source.secret_id, {**_secret_value(source.secret_id), "api": dict(api)}, create=False)
+    merged = {k: v for k, v in {**source.options, **options}.items() if v is not None}
+    if merged != source.options:
+        put_source(Source(source_id=source.source_id, tenant_id=source.tenant_id, kind=source.kind,
+                          secret_id=source.secret_id, options=merged, mapping=source.mapping))
+    _forget_caches()
+    stored = _secret_value(source.secret_id).get("api") if source.secret_id else None
+    return {"source_id": source.source_id, "kind": source.kind,
+            "api_credential": sorted(stored) if isinstance(stored, dict) else None, "options": merged}
 
 
 def list_sources(tenant_id: str | None = None) -> list[dict[str, Any]]:
@@ -238,6 +278,12 @@ def _entries(secret_id: str) -> list[dict[str, Any]]:
     return entries
 
 
+def _secret_value(secret_id: str) -> dict[str, Any]:
+    _forget_caches()
+    value = get_secret_json(secret_id)
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _write_secret(name: str, value: Mapping[str, Any], *, create: bool) -> None:
     put_secret_json(name, dict(value), create=create)
 
@@ -254,7 +300,7 @@ def _forget_caches() -> None:
 
 
 def add_parser(groups: Any) -> None:
-    parser = groups.add_parser("sources", help="CRM sources: add, list, show, rotate a secret")
+    parser = groups.add_parser("sources", help="CRM sources: add, list, show, rotate a secret, set the API credential")
     commands = parser.add_subparsers(dest="command", required=True)
 
     add = commands.add_parser("add", help="register a CRM source and print its webhook URL and secret")
@@ -288,6 +334,19 @@ def add_parser(groups: Any) -> None:
     rotate.add_argument("--base-url")
     rotate.add_argument("--json", action="store_true", help="print JSON")
     rotate.set_defaults(run=_cmd_rotate)
+
+    set_api_parser = commands.add_parser("set-api", help="store the CRM API credential (enrichment, write-back) "
+                                         "and API options; prints the keys stored, never the values")
+    set_api_parser.add_argument("--id", required=True, dest="source_id")
+    credential = set_api_parser.add_mutually_exclusive_group()
+    credential.add_argument("--json", dest="api_json", help="the credential as a JSON object (docs/crm-setup.md)")
+    credential.add_argument("--json-file", type=Path, help="the same from a file ('-': standard input), which "
+                            "keeps it out of the shell's history")
+    set_api_parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                                help="a source option (api_base, instance_url, login_url, accounts_url, "
+                                "writeback_fields, writeback_object); null removes it (repeatable)")
+    set_api_parser.add_argument("--options-json", help="options as one JSON object (merged under --option)")
+    set_api_parser.set_defaults(run=_cmd_set_api)
 
 
 def parse_options(pairs: list[str], options_json: str | None) -> dict[str, Any]:
@@ -345,6 +404,22 @@ def _cmd_show(args: argparse.Namespace) -> int:
     except AdminError as err:
         print(f"error: {err}")
         return 2
+    return 0
+
+
+def _cmd_set_api(args: argparse.Namespace) -> int:
+    try:
+        text = args.api_json
+        if args.json_file is not None:
+            text = sys.stdin.read() if str(args.json_file) == "-" else args.json_file.read_text(encoding="utf-8")
+        api = json.loads(text) if text is not None else None
+        if api is not None and not isinstance(api, dict):
+            raise AdminError("the credential must be a JSON object")
+        result = set_api(args.source_id, api, parse_options(args.option, args.options_json))
+    except (AdminError, ValueError, OSError) as err:
+        print(f"error: {err}")
+        return 2
+    print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
 

@@ -26,6 +26,8 @@ from chalicelib.core.config import settings
 from chalicelib.core.secrets import usable_secrets
 from chalicelib.store.registry import get_tenant, iter_tenants
 
+# The sender's web app per OAuth host, where `/documents/details/{envelopeId}` shows an envelope.
+WEB_APPS = {"account-d.docusign.com": "https://appdemo.docusign.com", "account.docusign.com": "https://app.docusign.com"}
 SETTING = "docusign"  # the tenant setting naming the secret: {"secret_id": "..."}
 REQUIRED_FIELDS = ("integration_key", "user_id", "private_key")
 
@@ -68,6 +70,13 @@ class DocuSignAccount:
         keys = _tenant_secret(self.secret_id).get("connect_keys")
         return usable_secrets(list(keys) if isinstance(keys, list) else [],
                               f"DocuSign Connect keys of tenant {self.tenant_id}")
+
+
+def envelope_web_url(account: DocuSignAccount, envelope_id: str) -> str:
+    """Where a sender sees the envelope in DocuSign's web app (the CRM record links to it). Another
+    OAuth host (the local sandbox) serves the same path itself."""
+    host = account.oauth_base.split("://", 1)[-1].split("/", 1)[0]
+    return f"{WEB_APPS.get(host, account.oauth_base)}/documents/details/{envelope_id}"
 
 
 def service_account() -> DocuSignAccount:

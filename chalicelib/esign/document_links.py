@@ -12,6 +12,8 @@ from __future__ import annotations
 from chalicelib.contracts.lifecycle import SIGNED
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
+from chalicelib.store import contracts as store
+from chalicelib.store import document_links as links
 from chalicelib.store import documents
 
 VERSIONS = ("signed", "rendered")
@@ -38,3 +40,17 @@ def document_url(record: StoredContract, version: str) -> str:
                 code="archiving", headers={"Retry-After": str(ARCHIVE_RETRY_AFTER_SECONDS)})
         raise NotFound(f"contract {record.contract_id} has no {version} document yet")
     return documents.presigned_url(ref, expires_in=URL_LIFETIME_SECONDS)
+
+
+def signed_link_path(tenant_id: str, contract_id: str) -> str:
+    """The contract's stable signed-document path (`/v1/signed/{link id}`), for the CRM record."""
+    return f"/v1/signed/{links.link_for(tenant_id, contract_id)}"
+
+
+def signed_url_by_link(link_id: str) -> str:
+    """GET /v1/signed/{link id}: a fresh short-lived URL of the signed PDF (409 while archiving)."""
+    found = links.contract_of(link_id)
+    record = store.find_contract(*found) if found else None
+    if record is None:
+        raise NotFound("no such document link")
+    return document_url(record, "signed")

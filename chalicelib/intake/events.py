@@ -20,6 +20,7 @@ from chalicelib.intake.base import InboundEvent, IntakeResult
 from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
 from chalicelib.lifecycle.sending import enqueue_send
 from chalicelib.lifecycle.transitions import moved_elsewhere, transition
+from chalicelib.notify import crm_writeback
 from chalicelib.reminders.execution import record_execution
 from chalicelib.reminders.milestones import paid_amount
 from chalicelib.store import contracts as store
@@ -151,7 +152,11 @@ def _record_execution(source: Source, event: InboundEvent, record: StoredContrac
         record_execution(record.tenant_id, record.contract_id, milestone_id, body, source="crm")
     logger.info("execution reported by the CRM", extra={"contract_id": record.contract_id,
                                                          "milestones": [m for m, _ in updates]})
-    return _done(source, event, store.get_contract(record.tenant_id, record.contract_id), 200)
+    fresh = store.get_contract(record.tenant_id, record.contract_id)
+    # The totals as signbridge sees them (paid, overdue): written once per distinct state, so a CRM
+    # workflow that reacts to the write cannot make a loop.
+    crm_writeback.queue(fresh, "milestone_recorded")
+    return _done(source, event, fresh, 200)
 
 
 def cancelled(source: Source, event: InboundEvent, crm_record_id: str) -> IntakeResult:

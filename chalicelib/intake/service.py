@@ -26,6 +26,7 @@ from chalicelib.core.errors import ApiError, MalformedBody, NotFound, PayloadToo
 from chalicelib.core.observability import count, logger
 from chalicelib.intake import enrichment, events
 from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult, NeedsEnrichment
+from chalicelib.intake.crm import CrmRecord, MappedAdapter
 from chalicelib.intake.mapping import crm_field_for
 from chalicelib.store import contracts as store
 from chalicelib.store.registry import Source, get_source
@@ -121,17 +122,41 @@ def _pending(source: Source, pending: NeedsEnrichment) -> IntakeResult:
     return IntakeResult(202 if first else 200, enrichment.pending_body(pending))
 
 
+def apply_enriched(source: Source, pending: NeedsEnrichment, record: Mapping[str, Any]) -> IntakeResult:
+    """The enrichment job's second half: the record read from the CRM's API (in the shape the source's
+    webhook would carry) mapped by the source's mapping and applied under the webhook's delivery id,
+    as if the webhook had carried it. A contract that does not validate, or a record that still lacks
+    what the mapping needs, is a rejected intake (visible, alarmed), never dropped."""
+    adapter = adapter_for(source.kind)
+    if not isinstance(adapter, MappedAdapter):
+        raise MalformedBody(f"a {source.kind} source does not read records from an API")
+    item = CrmRecord(pending.delivery_key, record, pending.object_type, pending.context)
+    mapped = adapter.map_record(adapter.mapping(source), source, item)
+    if isinstance(mapped, NeedsEnrichment):
+        err = ApiError(f"the {source.kind} record {quoted(pending.record_id)}, read from its API, still lacks what "
+                       f"the mapping needs: {mapped.reason}", status=422, code="crm_record_incomplete")
+        record_rejection(source, InboundEvent(delivery_id=pending.delivery_key, body={
+            "contract": {"crm_record_id": pending.record_id}}), err)
+        return IntakeResult(err.status, {"delivery_id": pending.delivery_key, **err.body()})
+    if not mapped.ignored and isinstance(mapped.body, dict) and mapped.body.get("event") in (
+            "contract.created", "contract.updated"):
+        # What the webhook meant (created or updated) stands, whatever the API's record suggests.
+        mapped = InboundEvent(delivery_id=mapped.delivery_id, body={**mapped.body, "event": pending.event},
+                              field_sources=mapped.field_sources, ignored=mapped.ignored)
+    return _accept_in_batch(source, mapped)
+
+
 def _accept_in_batch(source: Source, event: InboundEvent | NeedsEnrichment) -> IntakeResult:
     try:
         return _accept(source, event)
     except ApiError as err:
         if err.status >= 500 or isinstance(event, NeedsEnrichment):
             raise  # ours (the CRM retries), or not a refusal of the CRM's data to record as rejected
-        _record_rejection(source, event, err)
+        record_rejection(source, event, err)
         return IntakeResult(err.status, {"delivery_id": event.delivery_id, **err.body()})
 
 
-def _record_rejection(source: Source, event: InboundEvent, err: ApiError) -> None:
+def record_rejection(source: Source, event: InboundEvent, err: ApiError) -> None:
     """Makes a refused event of an acknowledged batch visible: a queryable record, the contract's
     timeline when there is one, a log line with every detail, and a metric to alarm on."""
     crm_record_id = _crm_record_id(event.body)

@@ -16,9 +16,10 @@ from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.esign.governor import RateLimited
-from chalicelib.jobs import archive, send, void
+from chalicelib.jobs import archive, crm_writeback, enrich, send, void
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import callbacks
+from chalicelib.notify.crm_writeback import JOB as CRM_WRITEBACK_JOB
 from chalicelib.reminders import hourly
 from chalicelib.store import contracts as store
 
@@ -31,6 +32,8 @@ def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
         "archive": lambda m: archive.run(m["tenant_id"], m["contract_id"]),
         "callback": callbacks.run,
         "void": void.run,
+        "enrich": enrich.run,
+        CRM_WRITEBACK_JOB: crm_writeback.run,
         "reminders": lambda m: hourly.run_job(m, context),  # the Lambda context: its time budget
     }
 
@@ -57,7 +60,9 @@ def handle(body: str, context: Any = None) -> str:
         if attempt >= MAX_ATTEMPTS:
             dead_letter(message, str(err))
             return "dead-lettered"
-        delay = backoff_seconds(attempt)
+        # A provider that says when to come back (Retry-After) is not asked sooner.
+        wait = getattr(err, "retry_after_seconds", None)
+        delay = max(backoff_seconds(attempt), min(SQS_MAX_DELAY_SECONDS, math.ceil(wait or 0)))
         logger.warning("job will be retried", extra={"job": job, "attempt": attempt, "delay_s": delay,
                                                       "reason": str(err)})
         enqueue({**message, "attempt": attempt + 1, "last_error": str(err)[:500]}, delay_seconds=delay)

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
 from chalicelib.contracts.stored import StoredContract
-from chalicelib.notify import callbacks
+from chalicelib.notify import callbacks, crm_writeback
 from chalicelib.store import contracts as store
 from chalicelib.store import signing_grants
 
@@ -47,3 +47,4 @@ def _notify(record: StoredContract, previous: str, event_type: str, detail: Mapp
                                   record.envelope_id, str(record.status))
     callbacks.status_changed(record, event_type, record.status, {**(detail or {}), "previous_status": previous},
                              at or store.now_utc())
+    crm_writeback.queue(record, event_type)

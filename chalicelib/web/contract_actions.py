@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.jsonbody import parse_json
 from chalicelib.lifecycle import approvals
+from chalicelib.notify import crm_writeback
 from chalicelib.reminders.execution import record_execution
 from chalicelib.store.registry import api_key_label
 from chalicelib.web.api import contract_view, load_contract
@@ -31,7 +32,10 @@ def void(tenant_id: str, contract_id: str, raw_body: bytes, authorization: str |
 
 
 def record_milestone(tenant_id: str, contract_id: str, milestone_id: str, raw_body: bytes) -> dict[str, Any]:
-    return record_execution(tenant_id, contract_id, milestone_id, parse_json(raw_body or b"null"))
+    answer = record_execution(tenant_id, contract_id, milestone_id, parse_json(raw_body or b"null"))
+    if not answer.get("duplicate"):
+        crm_writeback.queue(load_contract(tenant_id, contract_id), "milestone_recorded")  # paid amount, overdue
+    return answer
 
 
 def api_actor(authorization: str | None) -> str:

@@ -459,6 +459,19 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                               "headers": RETRY_AFTER, "content": _json(_ref("Error"))},
                       "503": BUSY},
     },
+    ("/v1/signed/{link_id}", "GET"): {
+        "summary": "The signed PDF through the stable link written onto the CRM record", "security": PUBLIC,
+        "parameters": [_path_param("link_id", "the contract's document link (128 random bits)")],
+        "description": "No API key: the link is the capability. Each request gets a fresh short-lived URL.",
+        "responses": {"302": {"description": "redirect to the signed PDF (valid for 5 minutes)",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string",
+                                                                                     "format": "uri"}},
+                                          **NO_STORE}},
+                      "404": _error("no such link, or no signed document for it"),
+                      "409": {"description": "signed, and the signed PDF is being archived: retry after Retry-After",
+                              "headers": RETRY_AFTER, "content": _json(_ref("Error"))},
+                      "503": BUSY},
+    },
     ("/v1/contracts/{contract_id}/signing-link", "GET"): {
         "summary": "A short-lived signing link for signer N, from the signer's grant", "security": SECURED,
         "description": "Each call mints a new opaque link valid a few minutes (`expires_at`), from the signer's "

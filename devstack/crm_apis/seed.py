@@ -185,6 +185,9 @@ PIPEDRIVE_FIELDS: list[dict[str, Any]] = [
     {"field_code": "0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f", "field_name": "Delivery regions", "field_type": "set",
      "options": [{"id": 51, "label": "Berlin"}, {"id": 52, "label": "Hamburg"}, {"id": 53, "label": "Munich"}]},
     {"field_code": "1e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f", "field_name": "Envelope id", "field_type": "varchar"},
+    {"field_code": "2f1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f", "field_name": "Signed document",
+     "field_type": "varchar"},
+    {"field_code": "3f1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f", "field_name": "Signed on", "field_type": "date"},
 ]
 
 
@@ -369,6 +372,10 @@ def zoho() -> Records:
         "Payment_Terms": "按季度支付, 每季度首月 10 日前支付 24,000.00 元。",
         "Service_Standard": "故障响应 2 小时内, 8 小时内恢复; 每季度巡检一次并出具报告。",
         "Quality_Guarantee": "维修更换的配件保修 12 个月; 服务不达标按月费 5% 扣减。",
+        # The webhook sample's service clauses (deal custom fields): a service contract requires them.
+        "Service_Description": "厂区 1,200 套智能门锁及 40 台网关的年度巡检、故障维修与固件升级。",
+        "Our_Responsibilities": "按服务标准提供运维服务, 保守客户生产信息。",
+        "Customer_Responsibilities": "提供现场通行与设备接入条件, 按期付款。",
         "Signature_Status": None, "Envelope_Id": None, **system,
     }
     account = {

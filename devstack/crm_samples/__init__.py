@@ -109,3 +109,71 @@ def seed_crm_sources(tenant_id: str, api_url: str) -> dict[str, dict[str, Any]]:
             entry.update(username=info.source.options["username"], password=info.secret)
         sources[source_id] = entry
     return sources
+
+
+def pipedrive_writeback_fields() -> dict[str, str]:
+    """The demo Pipedrive account's write-back fields: Pipedrive keys custom fields by a hash per
+    account, so a source names them (the double's deal fields)."""
+    from devstack.crm_apis.seed import PIPEDRIVE_FIELDS
+
+    code = {f["field_name"]: f["field_code"] for f in PIPEDRIVE_FIELDS}
+    return {"status": code["Signature status"], "envelope_id": code["Envelope id"],
+            "signed_document_url": code["Signed document"], "signed_at": code["Signed on"]}
+
+
+def connect_crm_apis(crm_apis: dict[str, str]) -> None:
+    """Gives each demo CRM source the credential of its API double and points it there, as an admin
+    does with `python -m chalicelib.admin sources set-api` (docs/crm-setup.md): enrichment reads and
+    write-back writes then go to the doubles."""
+    from chalicelib.admin.sources import set_api
+    from devstack.crm_apis import CREDENTIALS
+    from devstack.crm_apis.seed import PIPEDRIVE_FIELDS
+
+    creds = CREDENTIALS
+    code = {f["field_name"]: f["field_code"] for f in PIPEDRIVE_FIELDS}
+    setups: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+        "demo-hubspot": ({"access_token": creds["hubspot"]["access_token"]}, {"api_base": crm_apis["hubspot"]}),
+        "demo-pipedrive": ({"api_token": creds["pipedrive"]["api_token"]}, {
+            "api_base": crm_apis["pipedrive"], "writeback_fields": pipedrive_writeback_fields(),
+            "custom_fields": {**load("pipedrive_custom_fields.json"), "contract_type": code["Contract type"],
+                              "delivery_regions": code["Delivery regions"]}}),
+        "demo-zoho": ({k: creds["zoho"][k] for k in ("client_id", "client_secret", "refresh_token")}
+                      | {"accounts_url": crm_apis["zoho"]}, {"api_base": crm_apis["zoho"]}),
+        "demo-salesforce": ({k: creds["salesforce"][k] for k in ("client_id", "client_secret", "refresh_token")},
+                            {"instance_url": crm_apis["salesforce"]}),
+        "demo-fxiaoke": ({k: creds["fxiaoke"][k] for k in ("app_id", "app_secret", "permanent_code", "open_user_id")},
+                         {"api_base": crm_apis["fxiaoke"]}),
+    }
+    for source_id, (api, options) in setups.items():
+        set_api(source_id, api, options)
+    create_writeback_fields(crm_apis)
+
+
+def create_writeback_fields(crm_apis: dict[str, str]) -> None:
+    """What the setup guide has an admin do in each CRM (docs/crm-setup.md, "Write-back fields to
+    create"), done on the doubles' seeded records: HubSpot and Salesforce refuse a write to a
+    property or field that does not exist, as the real ones do."""
+    import urllib3
+
+    from chalicelib.crm.base import DEFAULT_WRITEBACK_FIELDS
+    from devstack.crm_apis import SEED_IDS
+
+    http = urllib3.PoolManager()
+
+    def records(url: str, kind: str) -> dict[str, Any]:
+        return dict(json.loads(http.request("GET", f"{url}/_records?type={kind}").data))
+
+    def put(url: str, kind: str, record_id: str, record: dict[str, Any]) -> None:
+        response = http.request("POST", f"{url}/_records", body=json.dumps(
+            {"type": kind, "id": record_id, "record": record}), headers={"Content-Type": "application/json"})
+        if response.status >= 300:
+            raise RuntimeError(f"the {kind} double refused the write-back fields: HTTP {response.status}")
+
+    deal_id = str(SEED_IDS["hubspot"]["deal"])
+    deal = records(crm_apis["hubspot"], "deals")[deal_id]
+    deal["properties"].update(dict.fromkeys(DEFAULT_WRITEBACK_FIELDS["hubspot"].values(), ""))
+    put(crm_apis["hubspot"], "deals", deal_id, deal)
+    contract_id = str(SEED_IDS["salesforce"]["contract"])
+    contract = records(crm_apis["salesforce"], "Contract")[contract_id]
+    contract.update(dict.fromkeys(DEFAULT_WRITEBACK_FIELDS["salesforce"].values()))
+    put(crm_apis["salesforce"], "Contract", contract_id, contract)

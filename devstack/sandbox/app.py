@@ -535,6 +535,11 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
                 return _json(item)
         return _error(404, "ENVELOPE_DOES_NOT_EXIST", "no such envelope in the sandbox")
 
+    @app.get("/documents/details/<envelope_id>")
+    def web_app_envelope(envelope_id: str) -> Response:
+        # DocuSign's web app shows a sender the envelope at this path (app(demo).docusign.com).
+        return sandbox_envelope(envelope_id)
+
     @app.get("/sandbox/inbox")
     def inbox() -> Response:
         return Response(

@@ -80,7 +80,7 @@ def test_a_refused_event_is_logged_without_the_values_sent(stack: StackHarness,
 
     from chalicelib.core.errors import ValidationFailed
     from chalicelib.intake.base import InboundEvent
-    from chalicelib.intake.service import _record_rejection
+    from chalicelib.intake.service import record_rejection
     from chalicelib.store.registry import get_source
 
     err = ValidationFailed("1 problem in the contract", [
@@ -88,7 +88,7 @@ def test_a_refused_event_is_logged_without_the_values_sent(stack: StackHarness,
     event = InboundEvent(delivery_id="d-1", body={"contract": {"crm_record_id": "r-1",
                                                                "callback_url": "http://u:s3cr3t@x.example"}})
     with caplog.at_level(logging.ERROR):
-        _record_rejection(get_source("demo-salesforce"), event, err)
+        record_rejection(get_source("demo-salesforce"), event, err)
     logged = " ".join(str(r.__dict__) for r in caplog.records)
     assert "CRM event rejected" in logged and "contract.callback_url" in logged
     assert "s3cr3t" not in logged

@@ -17,8 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Loaded only where used, for cold start (docs/architecture.md, "Cold start"): the three heavy
-# libraries, and PyJWT (~70 ms with its crypto backend) for the DocuSign JWT grant, made hourly.
-HEAVY = ("docusign_esign", "jinja2", "cn2an", "jwt")
+# libraries, PyJWT (~70 ms with its crypto backend) for the DocuSign JWT grant, made hourly, and the
+# CRMs' clients (HubSpot's generated client; simple-salesforce, which brings requests, zeep and lxml),
+# loaded by the jobs that read a CRM record or write back, never on the webhook path.
+HEAVY = ("docusign_esign", "jinja2", "cn2an", "jwt", "hubspot", "simple_salesforce", "requests")
 
 # Lowest first. A module belongs to the longest prefix listed; it may import its own layer and
 # below. Same-layer imports between packages are allowed as long as no package cycle appears.
@@ -28,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "chalicelib.reminders.settings", "chalicelib.reminders.milestones", "chalicelib.reminders.ics",
                 "chalicelib.reminders.budget")),
     ("store", ("chalicelib.store",)),
-    ("adapters", ("chalicelib.rendering", "chalicelib.esign", "chalicelib.notify")),
+    ("adapters", ("chalicelib.rendering", "chalicelib.esign", "chalicelib.notify", "chalicelib.crm")),
     ("lifecycle", ("chalicelib.lifecycle",)),
     ("services", ("chalicelib.reminders",)),
     ("edges", ("chalicelib.intake", "chalicelib.jobs", "chalicelib.web")),
@@ -136,6 +138,22 @@ def test_imports_are_at_the_top_except_the_heavy_ones() -> None:
             if inside and not heavy and (module, target) not in LAZY_ALLOWED:
                 lazy.append(f"{path.relative_to(ROOT)}:{line}: {target}")
     assert not lazy, "\n".join(lazy)
+
+
+# The CRM API clients are for jobs (enrichment, write-back) and the operator, never for the webhook
+# path: what may import chalicelib.crm, by module prefix.
+CRM_IMPORTERS = ("chalicelib.crm", "chalicelib.jobs", "chalicelib.admin", "chalicelib.notify.crm_writeback")
+
+
+def test_only_jobs_and_the_operator_import_the_crm_clients() -> None:
+    found = []
+    for module, path in modules().items():
+        if any(module == p or module.startswith(p + ".") for p in CRM_IMPORTERS):
+            continue
+        for target, line, _lazy in imports(module, path):
+            if target == "chalicelib.crm" or target.startswith("chalicelib.crm."):
+                found.append(f"{path.relative_to(ROOT)}:{line}: imports {target}")
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.parametrize(("importer", "target", "expected"), [
