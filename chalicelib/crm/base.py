@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -210,6 +211,25 @@ def writeback_items(source: Source, update: WriteBack) -> list[WriteItem]:
     alternatives = {"status": (update.status_label,)}
     return [WriteItem(logical, field, values[logical], alternatives.get(logical, ()))
             for logical, field in fields.items()]
+
+
+def json_value(item: WriteItem) -> Any:
+    """A write-back value in JSON's types, as Salesforce and Zoho take them: text, dates as
+    YYYY-MM-DD, numbers (currency, decimal) as numbers, booleans; None clears the field."""
+    value = item.value
+    if value is None:
+        return None
+    kind = LOGICAL_FIELDS[item.logical]
+    if kind == DECIMAL:
+        try:
+            return float(Decimal(str(value)))
+        except InvalidOperation:
+            return str(value)
+    if kind == BOOLEAN:
+        return bool(value)
+    if kind == DATE:
+        return str(value)[:10]
+    return str(value)
 
 
 def quote_body(data: bytes | str | Any, limit: int = _MESSAGE_LIMIT) -> str:

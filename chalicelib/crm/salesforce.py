@@ -21,23 +21,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from chalicelib.crm.base import (
-    BOOLEAN,
     CONNECT_TIMEOUT_SECONDS,
-    DATE,
-    DECIMAL,
-    LOGICAL_FIELDS,
     READ_TIMEOUT_SECONDS,
     CrmRefused,
     CrmUnavailable,
     TtlCache,
     WriteItem,
     fingerprint,
+    json_value,
     quote_body,
 )
 from chalicelib.crm.http import RETRY, call, unavailable_status
@@ -297,24 +293,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def write(source: Source, creds: Mapping[str, str], record_id: str, items: list[WriteItem]) -> None:
     sobject_type, sid = _names(str(source.options.get("writeback_object") or DEFAULT_OBJECT), record_id)
-    data = {item.field: _typed(item) for item in items}
+    data = {item.field: json_value(item) for item in items}
     # One unknown or read-only field fails the whole update (400): the refusal names it.
     _with_client(source, creds, lambda sf: getattr(sf, sobject_type).update(sid, data))
 
 
-def _typed(item: WriteItem) -> Any:
-    """Salesforce's JSON types: text, dates as YYYY-MM-DD, numbers, checkboxes; null clears."""
-    value = item.value
-    if value is None:
-        return None
-    kind = LOGICAL_FIELDS[item.logical]
-    if kind == DECIMAL:
-        try:
-            return float(Decimal(str(value)))
-        except InvalidOperation:
-            return str(value)
-    if kind == BOOLEAN:
-        return bool(value)
-    if kind == DATE:
-        return str(value)[:10]
-    return str(value)

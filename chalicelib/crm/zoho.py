@@ -16,20 +16,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 from chalicelib.crm.base import (
-    BOOLEAN,
-    DATE,
-    DECIMAL,
-    LOGICAL_FIELDS,
     CrmRefused,
     CrmUnavailable,
     TtlCache,
     WriteItem,
     fingerprint,
+    json_value,
     quote_body,
 )
 from chalicelib.crm.http import Answer, call, unavailable_status
@@ -232,7 +228,7 @@ def _related(source: Source, creds: Mapping[str, str], module: str, lookup: Any)
 def write(source: Source, creds: Mapping[str, str], record_id: str, items: list[WriteItem]) -> None:
     module = str(source.options.get("writeback_object") or DEFAULT_MODULE)
     rid, mod = _ids(record_id, module)
-    fields = {item.field: _typed(item) for item in items}
+    fields = {item.field: json_value(item) for item in items}
     # "trigger": [] keeps the workflow rules (and so our own webhook) from firing on this write.
     payload = {"data": [fields], "trigger": []}
     what = f"PUT {module} {record_id}"
@@ -257,19 +253,3 @@ def write(source: Source, creds: Mapping[str, str], record_id: str, items: list[
     raise _failure(answer, what)
 
 
-def _typed(item: WriteItem) -> Any:
-    """Zoho's types: text, dates as yyyy-MM-dd, numbers (currency, decimal) as numbers, booleans."""
-    value = item.value
-    if value is None:
-        return None
-    kind = LOGICAL_FIELDS[item.logical]
-    if kind == DECIMAL:
-        try:
-            return float(Decimal(str(value)))
-        except InvalidOperation:
-            return str(value)
-    if kind == BOOLEAN:
-        return bool(value)
-    if kind == DATE:
-        return str(value)[:10]
-    return str(value)
