@@ -8,6 +8,7 @@ written conditionally, so two write-back jobs at once end with one link, not two
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -17,6 +18,7 @@ from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import KeyRecord
 
 LINK_ID_BYTES = 16
+_LINK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _of(tenant_id: str, contract_id: str) -> str:
@@ -51,8 +53,8 @@ def link_for(tenant_id: str, contract_id: str) -> str:
 @translated
 def contract_of(link_id: str) -> tuple[str, str] | None:
     """(tenant, contract) of a link id, or None."""
-    if not link_id or len(link_id) > 64:
-        return None
+    if not _LINK_ID.fullmatch(link_id or ""):
+        return None  # never made by link_for: not looked up
     try:
         item = KeyRecord.get(f"doclink#{link_id}")
     except DoesNotExist:

@@ -461,7 +461,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/v1/signed/{link_id}", "GET"): {
         "summary": "The signed PDF through the stable link written onto the CRM record", "security": PUBLIC,
-        "parameters": [_path_param("link_id", "the contract's document link (128 random bits)")],
+        "parameters": [{**_path_param("link_id", "the contract's document link (128 random bits; anything else: "
+                                                   "404)"),
+                        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}}],
         "description": "No API key: the link is the capability. Each request gets a fresh short-lived URL.",
         "responses": {"302": {"description": "redirect to the signed PDF (valid for 5 minutes)",
                               "headers": {"Location": {"required": True, "schema": {"type": "string",
