@@ -1,7 +1,20 @@
 # signbridge — two commands on a fresh machine: `make demo` and `make test`.
 # Each creates .venv and installs what it needs (pip packages, Debian packages) by itself.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# .venv's Python is also the Lambda runtime: Chalice packages for the Python it runs on, and the
+# bytecode added to the package is that Python's. The newest that Chalice and every pinned requirement
+# support: 3.13, else 3.12 (SnapStart needs 3.12+). One installed by pyenv counts even when it is not
+# the selected version. Without either, python3 with a warning (infra/package.py refuses a Python
+# older than 3.12). `make clean` first when switching: .venv keeps the Python it was made with.
+ifeq ($(origin PYTHON),undefined)
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
+PYTHON := $(firstword $(foreach v,3.13 3.12,$(shell python$(v) -c '' >/dev/null 2>&1 && command -v python$(v)) \
+                                          $(wildcard $(PYENV_ROOT_DIR)/versions/$(v).*/bin/python$(v))))
+ifeq ($(PYTHON),)
+$(warning neither python3.13 nor python3.12 found: .venv gets python3, and `make package` needs 3.12+)
+PYTHON := python3
+endif
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -12,6 +25,8 @@ TEST_DEBS := $(DEMO_DEBS) chromium
 PYTEST_ARGS ?=
 
 STAGE ?= dev
+# A JSON file of the stage's settings, over .chalice/config.json's (docs/runbook.md#packaging).
+SETTINGS ?=
 
 .PHONY: demo run test reliability lint docs-preview bench package clean system-demo system-test
 
@@ -61,9 +76,10 @@ docs-preview: system-test $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-## The deployable package for STAGE (dev|prod): chalice package + infra/ merged + precompiled bytecode.
+## The deployable package for STAGE (dev|prod), refused while a required setting is missing or a
+## placeholder: chalice package + infra/ merged and finished + precompiled bytecode (docs/runbook.md).
 package: $(STAMP)
-	$(BIN)/python -m infra.package --stage $(STAGE) --out build/$(STAGE)
+	$(BIN)/python -m infra.package --stage $(STAGE) --out build/$(STAGE) $(if $(SETTINGS),--settings $(SETTINGS))
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache docs/previews build

@@ -10,20 +10,32 @@ from urllib.parse import quote, urlencode
 from chalice import Chalice, Cron, Rate, Response
 from chalice.app import Request
 
-from chalicelib.core.config import jobs_queue_name
-from chalicelib.core.observability import logger
+from chalicelib.core import lifecycle_hooks
+from chalicelib.core.config import jobs_queue_name, ses_feedback_topic
+from chalicelib.core.observability import add_log_keys, logger
 from chalicelib.esign import document_links
 from chalicelib.intake.base import InboundRequest
 from chalicelib.intake.service import receive_webhook
 from chalicelib.jobs import reconcile, runner
 from chalicelib.jobs.connect_listener import receive_connect
+from chalicelib.notify.ses_feedback import handle_sns_event
 from chalicelib.reminders import hourly
 from chalicelib.web import analytics, api, consent, contract_actions, listing, openapi, preview, signing
-from chalicelib.web.http import api_route, header, json_response, public_error_shape
+from chalicelib.web.http import (
+    api_route,
+    correlation_ids,
+    header,
+    health_response,
+    health_route,
+    json_response,
+    public_error_shape,
+)
 
 app = Chalice(app_name="signbridge")
 app.log.setLevel("INFO")
 app.register_middleware(public_error_shape, "http")  # Chalice's own 415/405 in the public error shape
+app.register_middleware(correlation_ids, "http")  # request ids on every log line of a request
+lifecycle_hooks.at_init()  # a deployed stage missing a setting says so now; SnapStart's restore hook
 
 WEBHOOK_CONTENT_TYPES = [
     "application/json", "text/xml", "application/xml", "application/soap+xml",
@@ -73,13 +85,16 @@ def _query() -> dict[str, str]:
 
 
 def _tenant() -> str:
-    return api.tenant_from_authorization(header(_request().headers, "authorization"))
+    tenant_id = api.tenant_from_authorization(header(_request().headers, "authorization"))
+    add_log_keys(tenant_id=tenant_id)
+    return tenant_id
 
 
+# 503 with the names of the required settings a deployed stage lacks (every other route refuses then).
 @app.route("/health", methods=["GET"])
-@api_route
-def health() -> dict[str, Any]:
-    return {"status": "ok"}
+@health_route
+def health() -> Response:
+    return health_response()
 
 
 @app.route("/v1/webhooks/{source_id}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
@@ -228,17 +243,26 @@ def openapi_json() -> dict[str, Any]:
 @app.on_sqs_message(queue=jobs_queue_name(), batch_size=1)
 def process_job(event: Any) -> None:
     for record in event:
-        runner.handle(record.body, event.context)
+        runner.handle(record.body, event.context, message_id=record.to_dict().get("messageId"))
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="hourly_reminders")
+@runner.scheduled("hourly_reminders")
 def hourly_reminders(event: Any) -> dict[str, Any]:
     return hourly.run_due(event.to_dict().get("time"), event.context)
 
 
 @app.schedule(Cron(30, 2, "*", "*", "?", "*"), name="daily_reconcile")
+@runner.scheduled("daily_reconcile")
 def daily_reconcile(event: Any) -> dict[str, Any]:
     return reconcile.run(event.to_dict().get("time"))
+
+
+# SES's bounce and complaint reports for this stage (the topic its configuration set publishes to;
+# the stage is read at import, as `chalice package` runs with the stage's SIGNBRIDGE_STAGE).
+@app.on_sns_message(topic=ses_feedback_topic(), name="ses_feedback")
+def ses_feedback(event: Any) -> dict[str, int]:
+    return handle_sns_event(event.to_dict(), event.context)
 
 
 logger.debug("app loaded")

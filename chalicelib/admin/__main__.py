@@ -17,6 +17,7 @@ GROUPS: dict[str, str] = {
     "signing-keys": "chalicelib.admin.signing_keys",
     "contracts": "chalicelib.admin.contracts",
     "docusign": "chalicelib.admin.docusign",
+    "emails": "chalicelib.admin.emails",
 }
 
 

@@ -85,6 +85,7 @@ class TimelineEvent:
 PENDING, SENT, CANCELLED, APPLIED = "pending", "sent", "cancelled", "applied"
 SUPERSEDED = "superseded"  # a later step of its ladder went out instead (the run's one-per-ladder rule): done
 FAILED = "failed"  # given up after too many claims
+SKIPPED = "skipped"  # not sent: every recipient's address is suppressed (a bounce or a complaint): done
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ def _check_contract(raw: dict[str, Any]) -> tuple[Contract | None, list[ErrorDet
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def _validate(model: type[_M], raw: dict[str, Any], prefix: str) -> tuple[_M | None, list[ErrorDetail]]:
+def _validate[M: BaseModel](model: type[M], raw: dict[str, Any], prefix: str) -> tuple[M | None, list[ErrorDetail]]:
     try:
         return model.model_validate(raw), []
     except ValidationError as exc:

@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.core.config import settings
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 
 # `max_attempts` counts retries after the first call (botocore's meaning), so 4 = five calls in all.
 RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 4}
@@ -41,6 +42,7 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, region_name=settings().region, config=config)
 
 
+@forget_after_restore  # new clients (new connections), secrets (signing-link key ring included) read again
 def reset_clients() -> None:
     client.cache_clear()
     _secret_cache.clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 from chalicelib.core.observability import logger
 from chalicelib.crm import fxiaoke, hubspot, pipedrive, salesforce, zoho
 from chalicelib.crm.base import (
@@ -99,6 +100,7 @@ def write_back(source: Source, crm_record_id: str, update: WriteBack) -> None:
                                                    "crm_record_id": crm_record_id, "status": update.status})
 
 
+@forget_after_restore  # the CRMs' access tokens and sessions
 def reset_caches() -> None:
     """Drops every per-container cache (tokens, sessions, deal fields, warnings): for tests."""
     zoho.clear_caches()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -244,18 +244,17 @@ def quote_body(data: bytes | str | Any, limit: int = _MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_V = TypeVar("_V")
 
 
-class TtlCache(Generic[_V]):
+class TtlCache[V]:
     """A per-container cache with an expiry per entry (access tokens, Pipedrive's deal fields): a
     warm Lambda reuses them, a cold one starts afresh."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[float, _V]] = {}
+        self._items: dict[str, tuple[float, V]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> _V | None:
+    def get(self, key: str) -> V | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
@@ -265,7 +264,7 @@ class TtlCache(Generic[_V]):
                 return None
             return hit[1]
 
-    def put(self, key: str, value: _V, ttl_seconds: float) -> None:
+    def put(self, key: str, value: V, ttl_seconds: float) -> None:
         with self._lock:
             if len(self._items) >= 256:  # bounded: sources are few, but never grow without end
                 self._items.pop(next(iter(self._items)))

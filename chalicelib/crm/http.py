@@ -18,6 +18,7 @@ import certifi
 import urllib3
 from urllib3.exceptions import HTTPError
 
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 from chalicelib.crm.base import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, CrmUnavailable
 
 TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
@@ -26,6 +27,12 @@ USER_AGENT = "signbridge-crm/1"
 
 _pool = urllib3.PoolManager(num_pools=8, maxsize=4, timeout=TIMEOUT, retries=RETRY, cert_reqs="CERT_REQUIRED",
                             ca_certs=certifi.where())
+
+
+@forget_after_restore
+def close_connections() -> None:
+    """The pooled connections (a snapshot's are stale): opened again on next use."""
+    _pool.clear()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import certifi
 from urllib3.exceptions import HTTPError
@@ -52,7 +52,6 @@ BASE_PROPERTIES = {
 # limit resets at midnight in the account's zone, which the answer does not give.
 POLICY_WAIT = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}
 
-_T = TypeVar("_T")
 
 
 @cache
@@ -77,7 +76,7 @@ def _client(source: Source, creds: Mapping[str, str]) -> Any:
                                  retry=RETRY, ssl_ca_cert=certifi.where())
 
 
-def _call(what: str, fn: Callable[[], _T]) -> _T:
+def _call[T](what: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
     except HTTPError as err:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.crm.base import (
@@ -50,7 +50,6 @@ _OBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 RETRYABLE_CODES = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "REQUEST_RUNNING_TOO_LONG")
 NOT_FOUND_CODES = ("NOT_FOUND", "ENTITY_IS_DELETED", "MALFORMED_ID", "INVALID_ID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
 
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,7 @@ _sessions: TtlCache[_Session] = TtlCache()
 
 def clear_caches() -> None:
     _sessions.clear()
+    _http_session.cache_clear()  # its pooled connections too
 
 
 def _key(source: Source, creds: Mapping[str, str]) -> str:
@@ -108,7 +108,7 @@ def _login(source: Source, creds: Mapping[str, str]) -> _Session:
     return session
 
 
-def _with_client(source: Source, creds: Mapping[str, str], use: Callable[[Any], _T]) -> _T:
+def _with_client[T](source: Source, creds: Mapping[str, str], use: Callable[[Any], T]) -> T:
     """Runs `use(Salesforce client)`; INVALID_SESSION_ID once gets a new session and one retry."""
     key = _key(source, creds)
     session = _sessions.get(key)
@@ -133,7 +133,7 @@ class _ExpiredSession(Exception):
         self.refused = refused
 
 
-def _run(source: Source, session: _Session, use: Callable[[Any], _T]) -> _T:
+def _run[T](source: Source, session: _Session, use: Callable[[Any], T]) -> T:
     import requests
     from simple_salesforce.api import Salesforce
     from simple_salesforce.exceptions import SalesforceError

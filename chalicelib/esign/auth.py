@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.core.aws import client
 from chalicelib.core.config import settings
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 from chalicelib.core.observability import logger
 from chalicelib.esign.accounts import AccountUnavailable, DocuSignAccount, service_account
 from chalicelib.store import keys
@@ -105,6 +106,7 @@ def get_session(account: DocuSignAccount | None = None, *, force_refresh: bool =
         return session
 
 
+@forget_after_restore  # every account's token and userinfo: a restored copy asks again
 def forget_session(account: DocuSignAccount | None = None, *, userinfo: bool = True) -> None:
     """After a 401 from DocuSign (token revoked): that account's token. With no account (between
     tests): every account's, userinfo too."""

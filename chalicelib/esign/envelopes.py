@@ -17,6 +17,7 @@ from urllib3.exceptions import HTTPError
 
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 from chalicelib.core.observability import logger
 from chalicelib.esign import governor
 from chalicelib.esign.accounts import AccountUnavailable, DocuSignAccount, account_for_tenant
@@ -126,6 +127,13 @@ _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
+@forget_after_restore
+def forget_api_clients() -> None:
+    """Their token and their pooled connections (a snapshot's are stale)."""
+    with _clients_lock:
+        _clients.clear()
+
+
 def _api(session: DocuSignSession) -> Any:
     from docusign_esign import ApiClient, EnvelopesApi
 
@@ -153,7 +161,7 @@ def account_of(tenant_id: str | None) -> DocuSignAccount:
         raise RetryableError(f"DocuSign account of tenant {tenant_id}: {err}") from err
 
 
-def _call(operation: str, fn: Callable[[Any, DocuSignSession], T], account: DocuSignAccount) -> T:
+def _call[T](operation: str, fn: Callable[[Any, DocuSignSession], T], account: DocuSignAccount) -> T:
     """Runs one SDK call in the account, classifying failures: load and outages retry, data problems
     don't."""
     from docusign_esign.client.api_exception import ApiException

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.core.errors import NotFound, RetryableError, Unauthorized
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import add_log_keys, logger
 from chalicelib.esign.accounts import AccountUnavailable, account_for_tenant, service_account
 from chalicelib.esign.connect import parse_message, verify_hmac
 from chalicelib.jobs.esign_events import apply_connect
@@ -39,6 +39,9 @@ def receive_connect(headers: Mapping[str, str], raw_body: bytes, tenant_id: str 
         return 503, {"error": {"code": "retry_later", "message": "the account's Connect keys are unavailable"}}
     verify_hmac(keys, headers, raw_body)
     message = parse_message(raw_body)
+    # Signed, so its own words: the rest of the request's log lines say which envelope and contract.
+    add_log_keys(envelope_id=message.envelope_id, contract_id=message.contract_id,
+                 tenant_id=message.tenant_id, connect_event=message.event)
     if tenant_id is not None and message.tenant_id != tenant_id:
         # Signed by tenant A's account, about tenant B's envelope: A's keys never speak for B.
         logger.error("Connect message about another tenant's envelope", extra={

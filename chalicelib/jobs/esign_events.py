@@ -21,7 +21,7 @@ from chalicelib.contracts.lifecycle import Status, can_move
 from chalicelib.contracts.stored import SignerProgress, StoredContract
 from chalicelib.core.aws import enqueue
 from chalicelib.core.errors import RetryableError
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import count, logger
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import emails, mailer
@@ -125,6 +125,7 @@ def apply_change(
     logger.info("contract status from DocuSign", extra={
         "contract_id": record.contract_id, "status": status, "source": source})
     if target == Status.COMPLETED:
+        count("ContractsCompleted")  # every signer signed (once: the move above is conditional)
         enqueue({"job": "archive", "tenant_id": record.tenant_id, "contract_id": record.contract_id})
     if target in OWNER_NOTICE_STATUSES:
         notify_owner(record)
@@ -182,6 +183,9 @@ def notify_owner(record: StoredContract) -> None:
     except RetryableError:
         store.release_claim(key)
         raise
+    except mailer.EmailSuppressed as err:  # the claim stays: the owner's address bounced or complained
+        store.append_event(record, "owner_notice_suppressed", {"status": status.value, "suppressed": err.suppressed})
+        return
     except Exception as err:  # noqa: BLE001 - a refused address must not make DocuSign retry forever
         logger.exception("owner notice not sent", extra={"contract_id": record.contract_id})
         store.append_event(record, "owner_notice_failed", {"status": status.value, "error": str(err)[:300]})

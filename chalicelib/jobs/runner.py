@@ -5,16 +5,17 @@ and finally dead-letters it through the queue's redrive policy."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.contracts.lifecycle import Status, can_move
 from chalicelib.core.aws import SQS_MAX_DELAY_SECONDS, backoff_seconds, enqueue
-from chalicelib.core.config import settings
+from chalicelib.core.config import configuration_problems, settings
 from chalicelib.core.errors import RetryableError
-from chalicelib.core.observability import count, logger
+from chalicelib.core.observability import count, log_context, logger
 from chalicelib.esign.governor import RateLimited
 from chalicelib.jobs import archive, crm_writeback, enrich, send, void
 from chalicelib.lifecycle.transitions import transition
@@ -24,6 +25,11 @@ from chalicelib.reminders import hourly
 from chalicelib.store import contracts as store
 
 MAX_ATTEMPTS = 8
+# A deployed stage missing a required setting keeps its jobs waiting in the queue (never run, never
+# dead-lettered): once the setting is deployed they run as they were.
+NOT_CONFIGURED_DELAY_SECONDS = SQS_MAX_DELAY_SECONDS
+# What a job's message may say about what it works on: appended to every log line of the job.
+CORRELATION_FIELDS = ("contract_id", "tenant_id", "source_id", "delivery_id", "envelope_id")
 
 
 def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
@@ -38,10 +44,27 @@ def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
     }
 
 
-def handle(body: str, context: Any = None) -> str:
+def handle(body: str, context: Any = None, *, message_id: str | None = None) -> str:
+    """Runs one SQS message (its id: `message_id`) with the job's correlation keys on every log line."""
     message = json.loads(body)
+    fields = {k: message.get(k) for k in CORRELATION_FIELDS} if isinstance(message, dict) else {}
+    with log_context(job=str(message.get("job", "")) if isinstance(message, dict) else None,
+                     function_request_id=getattr(context, "aws_request_id", None), sqs_message_id=message_id,
+                     **fields):
+        return _handle(message, context)
+
+
+def _handle(message: dict[str, Any], context: Any) -> str:
     job = message.get("job", "")
     attempt = int(message.get("attempt", 1))
+    missing = configuration_problems()
+    if missing:
+        logger.error("job refused: required settings missing; it waits in the queue",
+                     extra={"missing": sorted(missing), "delay_s": NOT_CONFIGURED_DELAY_SECONDS})
+        count("JobsRefusedNotConfigured", job=str(job))
+        enqueue({**message, "not_configured": int(message.get("not_configured", 0)) + 1},
+                delay_seconds=NOT_CONFIGURED_DELAY_SECONDS)
+        return "waiting: not configured"
     runner = _jobs(context).get(job)
     if runner is None:
         dead_letter(message, f"unknown job {job!r}")
@@ -67,8 +90,39 @@ def handle(body: str, context: Any = None) -> str:
                                                       "reason": str(err)})
         enqueue({**message, "attempt": attempt + 1, "last_error": str(err)[:500]}, delay_seconds=delay)
         return f"retry in {delay}s"
+    except Exception:
+        # A bug: logged here with the job's keys, then raised for SQS to redeliver and, after its
+        # receives, dead-letter (the queue's redrive policy).
+        logger.exception("job failed")
+        count("JobsFailed", job=str(job))
+        raise
     logger.info("job done", extra={"job": job, "outcome": outcome, "contract_id": message.get("contract_id")})
     return outcome
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def scheduled(job: str) -> Callable[[_Handler], _Handler]:
+    """For a scheduled handler (`handler(event)`): the job kind and Lambda's request id on its log
+    lines, and in a deployed stage missing a required setting, nothing done (the next run catches
+    up: the due index and the reconcile checkpoint keep what is left)."""
+
+    def decorate(handler: _Handler) -> _Handler:
+        @functools.wraps(handler)
+        def wrapper(event: Any) -> Any:
+            context = getattr(event, "context", None)
+            with log_context(job=job, function_request_id=getattr(context, "aws_request_id", None)):
+                missing = configuration_problems()
+                if missing:
+                    logger.error("scheduled run refused: required settings missing", extra={"missing": sorted(missing)})
+                    count("JobsRefusedNotConfigured", job=job)
+                    return {"refused": "not_configured", "missing": sorted(missing)}
+                return handler(event)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def dead_letter(message: dict[str, Any], reason: str) -> None:

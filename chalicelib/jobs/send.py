@@ -15,7 +15,7 @@ from chalicelib.contracts.approval import changed_after_approval, document_versi
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import RetryableError
-from chalicelib.core.observability import count, logger
+from chalicelib.core.observability import add_log_keys, count, logger
 from chalicelib.esign import envelopes
 from chalicelib.esign.governor import RateLimited
 from chalicelib.esign.signing_settings import SigningSettings, for_tenant
@@ -107,6 +107,7 @@ def _send(record: StoredContract) -> str:
         how = "created"
         if after_create_hook is not None:
             after_create_hook(ref)
+    add_log_keys(envelope_id=ref.envelope_id)  # the rest of the job's lines name the envelope too
     try:
         transition(
             record, Status.SENT, event_type="envelope_sent",

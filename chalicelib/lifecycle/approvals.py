@@ -59,6 +59,9 @@ def request_approval(record: StoredContract, reasons: list[str]) -> str:
     except RetryableError:
         store.release_claim(claim)
         raise
+    except mailer.EmailSuppressed as err:  # the claim stays: asking again would be refused again
+        store.append_event(record, "approval_request_suppressed", {"to": to, "suppressed": err.suppressed})
+        return "pending approval (every approver's address is suppressed)"
     except Exception as err:  # noqa: BLE001 - a refused address must not retry forever; the timeline shows it
         logger.exception("approval request not sent", extra={"contract_id": record.contract_id})
         store.append_event(record, "approval_request_failed", {"to": to, "error": str(err)[:300]})

@@ -3,7 +3,9 @@
 Every status change of a contract that has a callback target (the contract's `callback_url`, else its
 source's option `callback_url`) becomes one *delivery*: a JSON event with a delivery id (`cb_…`) that
 is the `webhook-id` of every attempt, so the CRM can dedupe retries. `status_changed` only enqueues a
-`callback` job; the job (`run`) makes one attempt and schedules the next one itself:
+`callback` job; the job (`run`) makes one attempt and schedules the next one itself. The same goes for
+`email_suppressed` (type `contract.email_suppressed`: an address of the contract's emails bounced for
+good or complained, notify/ses_feedback.py), the one callback that is not a status change:
 
 - 2xx: delivered. The contract's timeline gets one `callback_delivered` (delivery id, attempts).
 - 410 Gone: the endpoint is disabled for the tenant (an item of the keys table); later callbacks to that URL are
@@ -48,7 +50,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -70,6 +72,9 @@ from chalicelib.store.registry import get_source
 
 JOB = "callback"
 EVENT_TYPE = "contract.status_changed"
+# An address of the contract's emails stopped receiving them (a permanent bounce, or its owner marked
+# one as spam): signbridge sends it nothing more until an operator lifts the suppression.
+EMAIL_SUPPRESSED_TYPE = "contract.email_suppressed"
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 10.0
 RETRY_WINDOW_SECONDS = 72 * 3600
@@ -148,13 +153,33 @@ def build_payload(record: StoredContract, event_type: str, status: str, detail: 
 def status_changed(record: StoredContract, event_type: str, status: str, detail: dict[str, Any] | None,
                    at: datetime) -> None:
     """Enqueues the signed callback of one status change, if the contract has a callback target."""
+    _queue(record, lambda delivery_id: build_payload(record, event_type, status, detail, at, delivery_id),
+           event=str(status))
+
+
+def email_suppressed(record: StoredContract, event_type: str, detail: Mapping[str, Any], at: datetime) -> None:
+    """Enqueues the signed `contract.email_suppressed` callback: `event_type` is email_bounced or
+    email_complained, `detail` the address, the email's kind and SES's reason. The contract's status
+    does not change; `data.status` is the current one."""
+
+    def payload(delivery_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "contract_id": record.contract_id, "crm_record_id": record.crm_record_id, "number": record.number,
+            "contract_type": record.contract_type, "status": str(record.status), "event": event_type,
+            "email": detail.get("email"), "email_kind": detail.get("email_kind"), "reason": detail.get("reason"),
+        }
+        return {"type": EMAIL_SUPPRESSED_TYPE, "id": delivery_id, "created_at": _iso(at), "data": data}
+
+    _queue(record, payload, event=event_type)
+
+
+def _queue(record: StoredContract, payload: Callable[[str], dict[str, Any]], *, event: str) -> None:
     url = callback_target(record)
     if url is None:
         return
     if is_disabled(record.tenant_id, url):
         logger.warning("callback dropped: endpoint disabled", extra={
-            "tenant_id": record.tenant_id, "contract_id": record.contract_id, "url": redact(url),
-            "status": str(status)})
+            "tenant_id": record.tenant_id, "contract_id": record.contract_id, "url": redact(url), "event": event})
         return
     delivery_id = new_delivery_id()
     enqueue({
@@ -165,10 +190,10 @@ def status_changed(record: StoredContract, event_type: str, status: str, detail:
         "url": url,
         "delivery_id": delivery_id,
         "attempt": 1,
-        "payload": build_payload(record, event_type, status, detail, at, delivery_id),
+        "payload": payload(delivery_id),
     })
     logger.info("callback queued", extra={"delivery_id": delivery_id, "contract_id": record.contract_id,
-                                          "status": str(status), "url": redact(url)})
+                                          "event": event, "url": redact(url)})
 
 
 # --- signing --------------------------------------------------------------------------------------
@@ -425,6 +450,7 @@ def run(message: dict[str, Any]) -> str:
             "delivery_id": delivery_id, "attempts": attempt, "status_code": 410, "url": redact(url)})
         return "endpoint disabled"
     reason = result.error or f"HTTP {result.status_code}"
+    count("CallbacksFailed")  # one failed attempt (the receiver down, refusing or too slow)
     if result.permanent or attempt >= MAX_ATTEMPTS:
         _give_up(message, attempt, reason, result.status_code)
         return "dead-lettered"

@@ -11,6 +11,10 @@ Each kind has three templates per locale, all in templates/emails/:
 word of an email is in those templates, or in the domain's wording of a reason
 (chalicelib.contracts.approval, chalicelib.contracts.status_reasons); Python only gathers the facts.
 
+Each email carries its kind, tenant and contract: the mailer leaves out the tenant's suppressed
+addresses and tags the email with them, so that SES's bounce and complaint reports find their way
+back (chalicelib/notify/ses_feedback.py).
+
 Jinja2 loads on the first email (get_environment), never on import.
 """
 
@@ -71,13 +75,20 @@ def locale_of(value: Any) -> str:
 
 
 def compose(kind: str, locale: str, context: Mapping[str, Any], to: Iterable[str], cc: Iterable[str] = (),
-            attachments: Sequence[Attachment] = ()) -> Email:
+            attachments: Sequence[Attachment] = (), *, tenant_id: str | None = None,
+            contract_id: str | None = None) -> Email:
     """Renders the subject, then the text and HTML (which show the subject too)."""
     env = get_environment()
     subject = header_text(env.get_template(template_name(kind, locale, "subject")).render(**context))
     text = env.get_template(template_name(kind, locale, "txt")).render(subject=subject, **context)
     html = env.get_template(template_name(kind, locale, "html")).render(subject=subject, **context)
-    return Email(to=list(to), cc=list(cc), subject=subject, text=text, html=html, attachments=tuple(attachments))
+    return Email(to=list(to), cc=list(cc), subject=subject, text=text, html=html, attachments=tuple(attachments),
+                 kind=kind, tenant_id=tenant_id, contract_id=contract_id)
+
+
+def _about(record: Contract) -> dict[str, Any]:
+    # A stored contract names its tenant; a stand-in without one gets no suppression check or tag.
+    return {"tenant_id": getattr(record, "tenant_id", None), "contract_id": record.contract_id}
 
 
 def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str]) -> Email:
@@ -92,7 +103,7 @@ def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str]
         "approve_url": f"{base}/v1/contracts/{record.contract_id}/approve",
         "reject_url": f"{base}/v1/contracts/{record.contract_id}/reject",
     }
-    return compose("approval_request", locale, context, to)
+    return compose("approval_request", locale, context, to, **_about(record))
 
 
 def owner_notice(record: Contract) -> Email:
@@ -115,13 +126,15 @@ def owner_notice(record: Contract) -> Email:
                      if decliner is not None else None),
         "link": f"{settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
     }
-    return compose(kind, locale, context, [str(owner["email"])])
+    return compose(kind, locale, context, [str(owner["email"])], **_about(record))
 
 
 def reminder(ctx: Mapping[str, Any], to: Iterable[str], cc: Iterable[str],
-             attachments: Sequence[Attachment] = ()) -> Email:
+             attachments: Sequence[Attachment] = (), *, tenant_id: str | None = None,
+             contract_id: str | None = None) -> Email:
     """A contract reminder; `ctx` is chalicelib.reminders.content.context's (locale, kind, facts)."""
-    return compose("reminder", locale_of(ctx["locale"]), ctx, to, cc, attachments)
+    return compose("reminder", locale_of(ctx["locale"]), ctx, to, cc, attachments, tenant_id=tenant_id,
+                   contract_id=contract_id)
 
 
 def _facts(record: Contract) -> dict[str, Any]:

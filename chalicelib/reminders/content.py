@@ -164,4 +164,5 @@ def compose(record: StoredContract, reminder: StoredReminder, now: datetime,
             tenant: TenantSettings | None = None) -> Email:
 
     ctx = context(record, reminder, now, tenant)
-    return emails.reminder(ctx, to=reminder.to, cc=reminder.cc, attachments=(calendar_file(ctx, reminder, now),))
+    return emails.reminder(ctx, to=reminder.to, cc=reminder.cc, attachments=(calendar_file(ctx, reminder, now),),
+                           tenant_id=record.tenant_id, contract_id=record.contract_id)

@@ -38,7 +38,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.contracts.lifecycle import IN_FORCE, Status, can_move
-from chalicelib.contracts.stored import APPLIED, CANCELLED, PENDING, SENT, SUPERSEDED, StoredContract, StoredReminder
+from chalicelib.contracts.stored import (
+    APPLIED,
+    CANCELLED,
+    PENDING,
+    SENT,
+    SKIPPED,
+    SUPERSEDED,
+    StoredContract,
+    StoredReminder,
+)
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.lifecycle.transitions import transition
@@ -130,7 +139,7 @@ class PageResult:
         o = self.outcomes
         return {"sent": o["sent"], "applied": o["applied"], "deferred": o["deferred"], "cancelled": o["cancelled"],
                 "superseded": o["superseded"], "skipped": o["claimed elsewhere"] + o["skipped"],
-                "failed": o["failed"]}
+                "suppressed": o["suppressed"], "failed": o["failed"]}
 
 
 def send_page(items: list[StoredReminder], now: datetime, budget: Budget) -> PageResult:
@@ -324,6 +333,12 @@ def _deliver(item: StoredReminder, run: _Run) -> str:
     except RetryableError as err:
         _release(claimed)  # nothing was sent: the item stays pending for the page's retry
         raise SesBusy(str(err)) from err
+    except mailer.EmailSuppressed as err:
+        # Done, not failed: no run would ever send it (the timeline already shows the bounce or complaint).
+        _finish(claimed, SKIPPED, now, None, note="every recipient's address is suppressed")
+        store.append_event(record, "reminder_suppressed", {
+            "kind": claimed.kind, "key": claimed.reminder_key, "suppressed": err.suppressed}, at=now)
+        return "suppressed"
     _finish(claimed, SENT, now, message_id)
     store.append_event(record, "reminder_sent", {
         "kind": claimed.kind, "key": claimed.reminder_key, "to": list(claimed.to), "cc": list(claimed.cc),

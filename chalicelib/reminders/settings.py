@@ -253,7 +253,7 @@ class TenantSettings:
         return settings
 
 
-def _collect(problems: list[Problem], build: Callable[[], T]) -> T | None:
+def _collect[T](problems: list[Problem], build: Callable[[], T]) -> T | None:
     try:
         return build()
     except SettingsError as err:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
@@ -73,15 +72,13 @@ class NotStored(StoreError):
     """Read by its key, the item is not there (an operation whose caller knows it exists)."""
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
-def translated(operation: Callable[_P, _R]) -> Callable[_P, _R]:
+def translated[**P, R](operation: Callable[P, R]) -> Callable[P, R]:
     """A store operation whose PynamoDB failures leave it as StoreError (ours pass unchanged)."""
 
     @functools.wraps(operation)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return operation(*args, **kwargs)
         except PynamoDBException as err:

@@ -52,6 +52,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.core.lifecycle_hooks import forget_after_restore
+
 REMINDER_SHARDS = 4  # spreads the due-index partition; a run queries each shard
 
 
@@ -224,6 +226,13 @@ def bind_tables() -> None:
         suffix = model.Meta.table_name.rsplit("-", 1)[-1]
         model.Meta.table_name = _prefix() + suffix
         model.Meta.region = _region()
+        model._connection = None
+
+
+@forget_after_restore
+def drop_connections() -> None:
+    """Each model's cached connection (its botocore client and pooled sockets): made again on next use."""
+    for model in ALL_MODELS:
         model._connection = None
 
 

@@ -9,17 +9,17 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib.core.aws import get_secret_json
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 from chalicelib.core.secrets import usable_secrets
 from chalicelib.store.contention import StoreError, translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
 
-_T = TypeVar("_T")
 _CACHE_TTL_SECONDS = 60.0
 # Misses are cached too (an unknown source is asked about again and again), so the cache is bounded:
 # a caller cycling through made-up ids must not grow a warm Lambda's memory without end.
@@ -27,10 +27,10 @@ _CACHE_MAX_ENTRIES = 1024
 _cache: dict[str, tuple[float, Any]] = {}
 
 
-def _cached(key: str, load: Callable[[], _T]) -> _T:
+def _cached[T](key: str, load: Callable[[], T]) -> T:
     hit = _cache.get(key)
     if hit and time.monotonic() - hit[0] < _CACHE_TTL_SECONDS:
-        return cast(_T, hit[1])
+        return cast(T, hit[1])
     value = load()
     if key not in _cache and len(_cache) >= _CACHE_MAX_ENTRIES:
         _cache.pop(next(iter(_cache)))  # the oldest entry (dicts keep insertion order)
@@ -39,6 +39,7 @@ def _cached(key: str, load: Callable[[], _T]) -> _T:
     return value
 
 
+@forget_after_restore
 def clear_cache() -> None:
     _cache.clear()
 

@@ -7,6 +7,7 @@ import time
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.core.lifecycle_hooks import forget_after_restore
 from chalicelib.store.contention import translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
@@ -52,5 +53,6 @@ def delete_template_override(tenant_id: str, template_name: str) -> None:
     _cache.pop(_key(tenant_id, template_name), None)
 
 
+@forget_after_restore
 def clear_cache() -> None:
     _cache.clear()

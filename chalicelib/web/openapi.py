@@ -81,8 +81,9 @@ RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds until a
                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 UNAUTHORIZED = _error("missing or unknown API key")
 NOT_FOUND = _error("no such contract for this key's tenant (another tenant's contract looks the same)")
-BUSY = {"description": "temporarily busy (the store or DocuSign): repeat the same request after Retry-After",
-        "headers": RETRY_AFTER, "content": _json(_ref("Error"))}
+BUSY = {"description": "temporarily busy (the store or DocuSign; code retry_later), or a deployment missing a "
+                       "required setting (code not_configured, see GET /health): repeat the same request after "
+                       "Retry-After", "headers": RETRY_AFTER, "content": _json(_ref("Error"))}
 UNSUPPORTED_MEDIA_TYPE = _error("the body's content type is not one of those listed")
 
 SCHEMAS: dict[str, Any] = {
@@ -339,8 +340,11 @@ WEBHOOK_DESCRIPTION = (
 # (path as Chalice spells it, method) -> the operation.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/health", "GET"): {
-        "summary": "Liveness", "security": PUBLIC,
-        "responses": {"200": {"description": "alive", "content": _json(_ref("Health"))}},
+        "summary": "Liveness, and whether this deployment has every required setting", "security": PUBLIC,
+        "responses": {"200": {"description": "alive and configured", "content": _json(_ref("Health"))},
+                      "503": _error("a deployed stage missing required settings (code not_configured; each "
+                                    "environment variable missing or a placeholder is a detail's path, never its "
+                                    "value): every other route answers 503 not_configured until they are set")},
     },
     ("/openapi.json", "GET"): {
         "summary": "This document", "security": PUBLIC,

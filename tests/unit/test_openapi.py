@@ -116,7 +116,7 @@ def test_served_without_auth() -> None:
 
     import app
 
-    with Client(app.app) as client:
+    with Client(app.app, stage_name="local") as client:  # the tests' stage (a deployed one needs settings)
         response = client.http.get("/openapi.json")
     assert response.status_code == 200
     assert response.json_body["openapi"] == "3.1.0" and "/v1/contracts" in response.json_body["paths"]

@@ -31,7 +31,7 @@ def sample(name: str, **changes: Any) -> dict[str, Any]:
 
 
 def record(document: dict[str, Any]) -> Any:
-    return SimpleNamespace(contract_id="ctr_1", number=document["number"], locale=document["locale"],
+    return SimpleNamespace(tenant_id="t1", contract_id="ctr_1", number=document["number"], locale=document["locale"],
                            document=document, contract_type=document["type"], milestones=None, term=None)
 
 
