@@ -24,6 +24,7 @@ from .model import (
 )
 from .money import chinese_capitals, format_amount, parse_amount
 from .validation import REQUIRED_CLAUSES, ContractInvalid, ErrorDetail, parse_contract, parse_webhook_body
+from .workdays import WorkingCalendar
 
 __all__ = [
     "CONTRACT_TYPES",
@@ -47,6 +48,7 @@ __all__ = [
     "Signer",
     "Status",
     "WebhookEnvelope",
+    "WorkingCalendar",
     "chinese_capitals",
     "format_amount",
     "parse_amount",

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from .money import decimal_to_str, fraction_digits, integer_digits, parse_amount
+from .workdays import MAX_DUE_DAYS
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
@@ -316,7 +317,27 @@ class Signer(_Model):
     delivery: SignerDelivery  # email: DocuSign mails the link; embedded: we serve the signing link
 
 
+# What a milestone's `due.after` may name: a date of the contract, by its dotted path.
+DUE_ANCHORS = ("signing_date", "effective_date", "delivery.date")
+_DUE_COUNT = {"type": "integer", "minimum": 1, "maximum": MAX_DUE_DAYS}
+
+
+def _due_or_due_date(schema: dict[str, Any]) -> None:
+    """The published schema of a milestone: `due_date`, or a `due` rule that validation turns into
+    one (validation.py `_resolve_due_rules`); the model itself only ever sees `due_date`."""
+    schema["properties"]["due"] = {
+        "type": "object",
+        "required": ["after"],
+        "properties": {"after": {"enum": list(DUE_ANCHORS)}, "working_days": _DUE_COUNT, "days": _DUE_COUNT},
+        "oneOf": [{"required": ["working_days"]}, {"required": ["days"]}],
+    }
+    schema["required"] = [name for name in schema["required"] if name != "due_date"]
+    schema["oneOf"] = [{"required": ["due_date"]}, {"required": ["due"]}]
+
+
 class PaymentMilestone(_Model):
+    model_config = ConfigDict(json_schema_extra=_due_or_due_date)
+
     id: Identifier
     name: Line
     due_date: IsoDate
@@ -324,6 +345,8 @@ class PaymentMilestone(_Model):
 
 
 class DeliveryMilestone(_Model):
+    model_config = ConfigDict(json_schema_extra=_due_or_due_date)
+
     id: Identifier
     name: Line
     due_date: IsoDate

@@ -6,6 +6,10 @@ Three passes over the same body, all of which always run so a CRM admin sees the
 3. cross-field rules, also on the raw body, each skipped when a field it needs is itself invalid
    (pass 1 already reported it, and a rule fed half-parsed data would only add noise).
 Passes 2 and 3 read the raw body rather than the model so that they still run when pass 1 fails.
+
+Before them, a milestone's relative due date (`"due": {"after": "signing_date", "working_days": 10}`)
+is resolved into its `due_date` (see `_resolve_due_rules`), so every later pass, the stored contract,
+the reminders and the document see an ordinary `due_date`.
 """
 
 import datetime as dt
@@ -20,6 +24,7 @@ from pydantic_core import ErrorDetails
 
 from .model import (
     CONTRACT_TYPES,
+    DUE_ANCHORS,
     Contract,
     ContractRef,
     ContractType,
@@ -29,6 +34,7 @@ from .model import (
     describe,
 )
 from .money import decimal_to_str, fraction_digits, minor_units, parse_amount
+from .workdays import MAX_DUE_DAYS, WorkingCalendar, add_calendar_days, calendar_for_locale
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,11 @@ _EVENTS: tuple[EventName, ...] = ("contract.created", "contract.updated", "contr
 # --- entry points -----------------------------------------------------------------------------
 
 
-def parse_webhook_body(body: object) -> WebhookEnvelope:
-    """The generic webhook's JSON body (already decoded) -> WebhookEnvelope, or ContractInvalid."""
+def parse_webhook_body(body: object, *, calendar: WorkingCalendar | None = None) -> WebhookEnvelope:
+    """The generic webhook's JSON body (already decoded) -> WebhookEnvelope, or ContractInvalid.
+
+    `calendar` counts the working days of a milestone's `due` (default: the contract locale's,
+    see `_resolve_due_rules`)."""
     if not isinstance(body, dict):
         raise ContractInvalid([ErrorDetail("body", f"must be a JSON object, not {describe(body)}")])
 
@@ -115,7 +124,7 @@ def parse_webhook_body(body: object) -> WebhookEnvelope:
     elif not isinstance(raw_contract, dict):
         errors.append(ErrorDetail("contract", f"must be an object, not {describe(raw_contract)}"))
     elif event in ("contract.created", "contract.updated"):
-        contract, contract_errors = _check_contract(raw_contract)
+        contract, contract_errors = _check_contract(raw_contract, calendar)
         errors += contract_errors
     else:
         # A cancellation, or an event we could not read: only the record id is needed to act,
@@ -134,11 +143,12 @@ def parse_webhook_body(body: object) -> WebhookEnvelope:
     return WebhookEnvelope.model_construct(_fields_set=set(fields), **fields)
 
 
-def parse_contract(data: object) -> Contract:
-    """A stored or previewed canonical contract -> Contract (all rules), or ContractInvalid."""
+def parse_contract(data: object, *, calendar: WorkingCalendar | None = None) -> Contract:
+    """A stored or previewed canonical contract -> Contract (all rules), or ContractInvalid.
+    `calendar` as for `parse_webhook_body`."""
     if not isinstance(data, dict):
         raise ContractInvalid([ErrorDetail("contract", f"must be an object, not {describe(data)}")])
-    contract, errors = _check_contract(data)
+    contract, errors = _check_contract(data, calendar)
     if errors:
         raise ContractInvalid(_ordered(errors))
     assert contract is not None
@@ -152,13 +162,121 @@ class _EnvelopeHead(BaseModel):
     event_id: OptionalText | None = None
 
 
-def _check_contract(raw: dict[str, Any]) -> tuple[Contract | None, list[ErrorDetail]]:
+def _check_contract(
+    raw: dict[str, Any], calendar: WorkingCalendar | None = None
+) -> tuple[Contract | None, list[ErrorDetail]]:
+    raw, due_errors, bad_due = _resolve_due_rules(raw, calendar)
     contract, field_errors = _validate(Contract, raw, "contract")
     required = _required_clauses(raw)
     # A blank required date or amount ("") is missing rather than malformed: say so once.
     missing = {e.path for e in required}
-    errors = [e for e in field_errors if e.path not in missing] + required
+    # A due_date left out because its `due` was refused is not missing too: the `due` error says it.
+    field_errors = [e for e in field_errors if e.path not in bad_due]
+    errors = [e for e in field_errors if e.path not in missing] + required + due_errors
     return contract, errors + _cross_field_rules(raw)
+
+
+# --- relative due dates -----------------------------------------------------------------------
+
+def _resolve_due_rules(
+    raw: dict[str, Any], calendar: WorkingCalendar | None
+) -> tuple[dict[str, Any], list[ErrorDetail], set[str]]:
+    """Replace each milestone's `due` by the `due_date` it gives.
+
+    `due` is `{"after": "signing_date" | "effective_date" | "delivery.date", "working_days": N}` or
+    `{"after": ..., "days": N}` (N from 1 to 3650), given instead of `due_date`. Working days are
+    counted with `calendar`, by default the one of the contract's locale (zh-CN: the PRC calendar
+    with its 调休 days; en: Monday to Friday), because validation does not know the tenant. The
+    result keeps what was asked as `due_rule` (the normalised `due`, for the record) next to the
+    computed `due_date`, and drops `due`: a stored contract then re-parses to the same thing even if
+    the calendar data changes later.
+
+    Returns the resolved body (a copy; `raw` is not changed), the problems, and the `due_date`
+    paths whose `due` was refused (pass 1 would only repeat them as "required").
+    """
+    errors: list[ErrorDetail] = []
+    refused: set[str] = set()
+    if not any(_dicts_with(raw, section, "due") for section in ("payment", "delivery")):
+        return raw, errors, refused
+    cal = calendar or calendar_for_locale(raw.get("locale"))
+    resolved = dict(raw)
+    for section in ("payment", "delivery"):
+        block = raw.get(section)
+        if not isinstance(block, dict) or not isinstance(block.get("milestones"), list):
+            continue
+        milestones: list[Any] = list(block["milestones"])
+        for i, milestone in _dicts(milestones):
+            if milestone.get("due") is None:
+                continue
+            path = f"contract.{section}.milestones[{i}]"
+            rule = dict(milestone)
+            given = rule.pop("due")
+            if rule.get("due_date") is not None:
+                # One mistake, one message: the rule's own shape is beside the point here.
+                due_date, problems = None, [ErrorDetail(f"{path}.due", "give either due_date or due, not both")]
+            else:
+                due_date, problems = _due_date(raw, given, f"{path}.due", cal)
+            errors += problems
+            if problems or due_date is None:
+                refused.add(f"{path}.due_date")
+            if due_date is not None and not problems:
+                rule["due_date"] = due_date.isoformat()
+                rule["due_rule"] = _normalised(given)
+            milestones[i] = rule
+        resolved[section] = {**block, "milestones": milestones}
+    return resolved, errors, refused
+
+
+def _dicts_with(raw: dict[str, Any], section: str, key: str) -> bool:
+    block = raw.get(section)
+    return isinstance(block, dict) and any(m.get(key) is not None for _, m in _dicts(block.get("milestones")))
+
+
+def _due_date(
+    raw: dict[str, Any], given: object, path: str, cal: WorkingCalendar
+) -> tuple[dt.date | None, list[ErrorDetail]]:
+    if not isinstance(given, dict):
+        return None, [ErrorDetail(path, f"must be an object like {{\"after\": \"signing_date\", "
+                                        f"\"working_days\": 10}}, not {describe(given)}")]
+    errors: list[ErrorDetail] = []
+    after = given.get("after")
+    if after not in DUE_ANCHORS:
+        shown = "required" if after is None else f"not {describe(after)}"
+        errors.append(ErrorDetail(f"{path}.after", f"must be one of {', '.join(DUE_ANCHORS)} ({shown})"))
+    counts = [name for name in ("working_days", "days") if given.get(name) is not None]
+    if len(counts) != 1:
+        wrong = "both" if counts else "neither"
+        errors.append(ErrorDetail(path, f"give exactly one of working_days or days ({wrong} given)"))
+    else:
+        n = given[counts[0]]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DUE_DAYS:
+            errors.append(ErrorDetail(f"{path}.{counts[0]}",
+                                      f"must be a whole number from 1 to {MAX_DUE_DAYS}, not {describe(n)}"))
+    if errors:
+        return None, errors
+    anchor_value = _anchor_value(raw, str(after))
+    if _is_missing(anchor_value):
+        return None, [ErrorDetail(f"{path}.after", f"the contract has no {after} to count from")]
+    anchor = _date_or_none(anchor_value)
+    if anchor is None:
+        return None, []  # the malformed anchor is reported on its own; nothing to compute from
+    n = given[counts[0]]
+    if counts[0] == "working_days":
+        return cal.add_working_days(anchor, n), []
+    return add_calendar_days(anchor, n), []
+
+
+def _anchor_value(raw: dict[str, Any], after: str) -> object:
+    head, _, rest = after.partition(".")
+    value = raw.get(head)
+    if rest:
+        return value.get(rest) if isinstance(value, dict) else None
+    return value
+
+
+def _normalised(given: dict[str, Any]) -> dict[str, Any]:
+    return {k: given[k] for k in ("after", "working_days", "days") if given.get(k) is not None}
+
 
 
 # --- pass 1: pydantic, translated -------------------------------------------------------------

@@ -11,6 +11,11 @@ Sequences. Reminders come in sequences: the expiry ladder, the renewal ladder, a
 payment or delivery milestone (before due → on the due date → overdue ladder). Each sequence is
 planned on its own.
 
+Business days. The tenant's `business_days` (Monday to Friday by default) less its `holidays`, plus
+its `make_up_workdays`; when the tenant names a working `calendar` (e.g. CN, with the official
+holidays and 调休 working weekends), that calendar replaces `business_days`. They decide the sending
+days, the cancel-by date and where overdue counting starts.
+
 Time of day. A reminder's nominal moment is business start (09:00 by default) on its date, in the
 contract's zone (the contract's `time_zone`, else the tenant's). Off a business day it moves:
 - due-date and overdue reminders move forward to the next business day (never before their date);
@@ -443,11 +448,17 @@ class _Calendar:
         self._days = settings.business_days
         self._holidays = settings.holidays
         self._workdays = settings.make_up_workdays
+        self._country = settings.calendar
 
     def is_business_day(self, day: date) -> bool:
         if day in self._workdays:
             return True
-        return day not in self._holidays and day.isoweekday() in self._days
+        if day in self._holidays:
+            return False
+        if self._country is not None:
+            # The tenant named a working calendar: its holidays and 调休 days replace the weekly pattern.
+            return self._country.is_working_day(day)
+        return day.isoweekday() in self._days
 
     def next_business_day(self, day: date) -> date:
         # Terminates: at least one weekday is a business day and holidays are finite.

@@ -15,6 +15,8 @@ from datetime import date, time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.contracts.workdays import WorkingCalendar
+
 __all__ = [
     "BusinessHours",
     "DeliverySettings",
@@ -156,6 +158,9 @@ class TenantSettings:
     payment: PaymentSettings = field(default_factory=PaymentSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     reminder_cc: tuple[str, ...] = ()
+    # A country's working calendar (CN: the official holidays and 调休 days): when set, it decides
+    # the business days instead of `business_days`; `holidays` and `make_up_workdays` still apply.
+    calendar: WorkingCalendar | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "business_days", frozenset(self.business_days))
@@ -182,6 +187,8 @@ class TenantSettings:
         problems += _days_problems("renewal_send_buffer_days", self.renewal_send_buffer_days, 0)
         for i, address in enumerate(self.reminder_cc):
             problems += _email_problems(f"reminder_cc[{i}]", address)
+        if self.calendar is not None and not isinstance(self.calendar, WorkingCalendar):
+            problems.append(("calendar", f"not a working calendar: {self.calendar!r}"))
         if problems:
             raise SettingsError(problems)
 
@@ -198,7 +205,8 @@ class TenantSettings:
                       "escalate_after_days": 7, "finance_after_days": 14,
                       "manager_email": "...", "finance_email": "..."},
           "delivery": {"before_due_days": [3], "overdue_ladder_days": [1, 7]},
-          "reminder_cc": ["legal@example.com"]}`
+          "reminder_cc": ["legal@example.com"],
+          "calendar": {"country": "CN", "extra_holidays": ["2026-12-31"], "extra_workdays": []}}`
         Raises `SettingsError` listing every problem.
         """
         if data is None:
@@ -246,6 +254,8 @@ class TenantSettings:
         for name, kind in (("payment", PaymentSettings), ("delivery", DeliverySettings)):
             if data.get(name) is not None:
                 put(name, section(name, kind))
+        if data.get("calendar") is not None:
+            put("calendar", lambda: _parse_calendar(problems, data["calendar"]))
 
         settings = _collect(problems, lambda: cls(**kwargs))
         if problems or settings is None:
@@ -306,6 +316,30 @@ def _parse_hours(problems: list[Problem], value: object) -> BusinessHours | None
         return None
     given = {name: at for name, at in times.items() if at is not None}  # a None was counted as a problem
     return _collect(problems, lambda: BusinessHours(**given))
+
+
+def _parse_calendar(problems: list[Problem], value: object) -> WorkingCalendar | None:
+    """`{"country": "CN", "extra_holidays": [...], "extra_workdays": [...]}`; country null or absent
+    means Monday to Friday."""
+    if not isinstance(value, Mapping):
+        problems.append(("calendar", f"must be an object, got {type(value).__name__}"))
+        return None
+    before = len(problems)
+    extras = {
+        name: frozenset(_parse_dates(problems, f"calendar.{name}", value[name]))
+        for name in ("extra_holidays", "extra_workdays")
+        if value.get(name) is not None
+    }
+    if len(problems) > before:
+        return None
+    country = value.get("country")
+    try:
+        return WorkingCalendar(country, **extras)
+    except ValueError as err:
+        # WorkingCalendar's messages start with the field they are about.
+        name, _, message = str(err).partition(": ")
+        problems.append((f"calendar.{name}", message))
+        return None
 
 
 def _parse_section(

@@ -1,7 +1,8 @@
 """Cold start is a feature: importing app.py (what every Lambda does at init) must not load the
 DocuSign SDK (~0.6 s, 2-3 s without bytecode), Jinja2 or cn2an, nor any CRM's client (HubSpot's
-generated client, simple-salesforce with zeep and lxml, requests): those load in the jobs that
-read a record or write back, never for a webhook."""
+generated client, simple-salesforce with zeep and lxml, requests), nor `holidays` (working
+calendars of countries other than CN): those load in the jobs that read a record or write back, or
+where such a calendar is used, never for a webhook."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("docusign_esign", "jinja2", "cn2an", "hubspot", "simple_salesforce", "zeep", "lxml", "requests")
+HEAVY = ("docusign_esign", "jinja2", "cn2an", "hubspot", "simple_salesforce", "zeep", "lxml", "requests", "holidays")
 
 
 def modules_after(code: str) -> set[str]:

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Loaded only where used, for cold start (docs/architecture.md, "Cold start"): the three heavy
 # libraries, PyJWT (~70 ms with its crypto backend) for the DocuSign JWT grant, made hourly, and the
 # CRMs' clients (HubSpot's generated client; simple-salesforce, which brings requests, zeep and lxml),
-# loaded by the jobs that read a CRM record or write back, never on the webhook path.
-HEAVY = ("docusign_esign", "jinja2", "cn2an", "jwt", "hubspot", "simple_salesforce", "requests")
+# loaded by the jobs that read a CRM record or write back, never on the webhook path; and `holidays`
+# (~0.1 s), loaded only for a working calendar of a country other than CN.
+HEAVY = ("docusign_esign", "jinja2", "cn2an", "jwt", "hubspot", "simple_salesforce", "requests", "holidays")
 
 # Lowest first. A module belongs to the longest prefix listed; it may import its own layer and
 # below. Same-layer imports between packages are allowed as long as no package cycle appears.
