@@ -20,7 +20,20 @@ from chalicelib.jobs import reconcile, runner
 from chalicelib.jobs.connect_listener import receive_connect
 from chalicelib.notify.ses_feedback import handle_sns_event
 from chalicelib.reminders import hourly
-from chalicelib.web import analytics, api, consent, contract_actions, listing, openapi, preview, signing
+from chalicelib.web import (
+    analytics,
+    api,
+    approval_pages,
+    collections,
+    consent,
+    contract_actions,
+    evidence,
+    execution_log,
+    listing,
+    openapi,
+    preview,
+    signing,
+)
 from chalicelib.web.http import (
     api_route,
     correlation_ids,
@@ -205,6 +218,20 @@ def signed() -> Response:
     return _page(signing.signed_page(params.get("event"), params.get("lang"), params.get("contract")))
 
 
+# An approver's email link: GET only shows the contract and a confirm form (mail scanners follow links),
+# the form's POST (the token in the URL, no cookie) approves or rejects.
+@app.route("/approval/{token}", methods=["GET"])
+@api_route
+def open_approval_link(token: str) -> Response:
+    return _page(approval_pages.open_page(token, header(_request().headers, "accept-language")))
+
+
+@app.route("/approval/{token}", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+@api_route
+def submit_approval_link(token: str) -> Response:
+    return _page(approval_pages.submit(token, _raw_body(), header(_request().headers, "accept-language")))
+
+
 # Signing pages carry a token in their URL: no cache keeps it, no Referer gives it away.
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -222,6 +249,28 @@ def record_milestone(contract_id: str, milestone_id: str) -> dict[str, Any]:
     return contract_actions.record_milestone(_tenant(), contract_id, milestone_id, _raw_body())
 
 
+@app.route("/v1/contracts/{contract_id}/execution", methods=["POST"], content_types=["application/json"])
+@api_route
+def record_execution_entry(contract_id: str) -> Response:
+    body, status = execution_log.record(_tenant(), contract_id, _raw_body())
+    return json_response(body, status)
+
+
+@app.route("/v1/contracts/{contract_id}/evidence", methods=["GET"])
+@api_route
+def contract_evidence(contract_id: str) -> Response:
+    url = evidence.evidence_url(api.load_contract(_tenant(), contract_id))
+    return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+# The evidence bundle's stable link (written back with the signed status): the link id is the capability.
+@app.route("/v1/evidence/{link_id}", methods=["GET"])
+@api_route
+def evidence_by_link(link_id: str) -> Response:
+    url = evidence.evidence_url_by_link(link_id)
+    return Response(body="", status_code=302, headers={"Location": url, **PAGE_HEADERS})
+
+
 @app.route("/v1/contracts", methods=["GET"])
 @api_route
 def list_contracts() -> dict[str, Any]:
@@ -232,6 +281,25 @@ def list_contracts() -> dict[str, Any]:
 @api_route
 def analytics_summary() -> dict[str, Any]:
     return analytics.analytics_summary(_tenant(), _query())
+
+
+def _report(kind: str, body: dict[str, Any] | str, name: str) -> Response:
+    if kind == "csv":
+        return Response(body=body, status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return json_response(body)
+
+
+@app.route("/v1/analytics/receivables", methods=["GET"])
+@api_route
+def analytics_receivables() -> Response:
+    return _report(*collections.receivables_report(_tenant(), _query()), "receivables")
+
+
+@app.route("/v1/analytics/renewals", methods=["GET"])
+@api_route
+def analytics_renewals() -> Response:
+    return _report(*collections.renewals_report(_tenant(), _query()), "renewals")
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -7,7 +7,10 @@ For each ``tests/fixtures/contracts/<type>.<locale>.json`` (a webhook body of th
 this writes ``<out>/<type>.<locale>.html`` (exactly what DocuSign receives) and a full-page PNG
 ``<out>/<type>.<locale>.png`` taken by Debian's Chromium (``/usr/bin/chromium``, or
 ``--chromium``/``$SIGNBRIDGE_CHROMIUM``) driven through playwright; no browser download.
-``--readme-images`` also copies the screenshots used by the README (sales.zh-CN, service.en).
+Bilingual documents are made from the zh-CN fixture of each type in ``BILINGUAL`` with its locale set
+to ``zh-CN+en``: ``<out>/<type>.zh-CN+en.html`` and ``.png`` (A4 landscape, so a wider viewport).
+``--readme-images`` also copies the screenshots used by the README (sales.zh-CN, service.en,
+sales.zh-CN+en).
 Exits 2 with a clear message when Chromium or playwright is missing, 1 when a document fails to
 render.
 """
@@ -21,12 +24,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from chalicelib.rendering.render import RenderError, render_contract
+from chalicelib.rendering.render import RenderedDocument, RenderError, render_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FIXTURES = ROOT / "tests" / "fixtures" / "contracts"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-README_IMAGES = ("sales.zh-CN", "service.en")
+README_IMAGES = ("sales.zh-CN", "service.en", "sales.zh-CN+en")
+# Types also previewed as a bilingual document (from their zh-CN fixture).
+BILINGUAL = ("sales",)
+BILINGUAL_LOCALE = "zh-CN+en"
+BILINGUAL_WIDTH = 1100  # CSS pixels: the two-column layout is A4 landscape
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -63,12 +70,18 @@ def render_fixtures(fixtures: Path, out: Path) -> list[Path]:
     for fixture in sorted(fixtures.glob("*.json")):
         body = json.loads(fixture.read_text(encoding="utf-8"))
         contract = body.get("contract", body)
-        document = render_contract(contract)
-        target = out / f"{fixture.stem}.html"
-        target.write_text(document.html, encoding="utf-8")
-        print(f"{target}  {document.template_version}  sha256={document.sha256[:12]}")
-        written.append(target)
+        written.append(_write(render_contract(contract), out / f"{fixture.stem}.html"))
+        kind, _, locale = fixture.stem.partition(".")
+        if kind in BILINGUAL and locale == "zh-CN":
+            bilingual = {**contract, "locale": BILINGUAL_LOCALE}
+            written.append(_write(render_contract(bilingual), out / f"{kind}.{BILINGUAL_LOCALE}.html"))
     return written
+
+
+def _write(document: RenderedDocument, target: Path) -> Path:
+    target.write_text(document.html, encoding="utf-8")
+    print(f"{target}  {document.template_version}  sha256={document.sha256[:12]}")
+    return target
 
 
 def screenshot(pages: list[Path], chromium: str, width: int) -> list[Path]:
@@ -81,6 +94,8 @@ def screenshot(pages: list[Path], chromium: str, width: int) -> list[Path]:
         try:
             page = browser.new_page(viewport={"width": width, "height": 1000}, device_scale_factor=1)
             for html in pages:
+                wide = html.stem.endswith(BILINGUAL_LOCALE)
+                page.set_viewport_size({"width": max(width, BILINGUAL_WIDTH) if wide else width, "height": 1000})
                 page.goto(html.resolve().as_uri(), wait_until="load")
                 page.evaluate("document.fonts.ready.then(() => true)")
                 png = html.with_suffix(".png")

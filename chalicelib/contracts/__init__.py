@@ -4,6 +4,7 @@ No AWS, no HTTP, no Jinja here; cn2an is imported only inside `chinese_capitals`
 """
 
 from .lifecycle import IllegalTransition, Status
+from .locales import BILINGUAL, CONTRACT_LOCALES, LANGUAGES, is_bilingual, languages_of, primary_locale
 from .model import (
     CONTRACT_TYPES,
     DEFAULT_TIME_ZONE,
@@ -27,6 +28,9 @@ from .validation import REQUIRED_CLAUSES, ContractInvalid, ErrorDetail, parse_co
 from .workdays import WorkingCalendar
 
 __all__ = [
+    "BILINGUAL",
+    "CONTRACT_LOCALES",
+    "LANGUAGES",
     "CONTRACT_TYPES",
     "DEFAULT_TIME_ZONE",
     "REQUIRED_CLAUSES",
@@ -48,6 +52,9 @@ __all__ = [
     "Signer",
     "Status",
     "WebhookEnvelope",
+    "is_bilingual",
+    "languages_of",
+    "primary_locale",
     "WorkingCalendar",
     "chinese_capitals",
     "format_amount",

@@ -36,7 +36,9 @@ DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 ContractType = Literal["sales", "service", "partner", "supplier"]
 CONTRACT_TYPES: tuple[ContractType, ...] = ("sales", "service", "partner", "supplier")
-Locale = Literal["zh-CN", "en"]
+# "zh-CN+en": one document in both languages, side by side (locales.py).
+Locale = Literal["zh-CN", "en", "zh-CN+en"]
+Language = Literal["zh-CN", "en"]
 PartyRole = Literal["ours", "counterparty"]
 SignerDelivery = Literal["email", "embedded"]
 EventName = Literal["contract.created", "contract.updated", "contract.cancelled"]
@@ -439,6 +441,9 @@ class Contract(_Model):
     type: ContractType
     title: Line
     locale: Locale
+    # Which text prevails where a bilingual document's two texts differ (default: zh-CN); for a
+    # single-language contract it can only be that language (validation.py).
+    prevailing_language: Language | None = None
     time_zone: TimeZoneName | None = None
     currency: Currency
     amount: PositiveDecimal | None = None  # required for sales, service, supplier

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
+from .locales import BILINGUAL, LANGUAGES
 from .model import (
     CONTRACT_TYPES,
     DUE_ANCHORS,
@@ -410,7 +411,20 @@ def _cross_field_rules(raw: dict[str, Any]) -> list[ErrorDetail]:
         *_milestone_sum_rule(raw),
         *_milestone_id_rule(raw),
         *_currency_precision_rule(raw),
+        *_prevailing_language_rule(raw),
     ]
+
+
+def _prevailing_language_rule(raw: dict[str, Any]) -> list[ErrorDetail]:
+    # Only a bilingual document has two texts to choose from; a single-language one prevails in its own.
+    locale, chosen = raw.get("locale"), raw.get("prevailing_language")
+    if chosen is None or chosen not in LANGUAGES or locale not in LANGUAGES or chosen == locale:
+        return []  # absent, or a bad value or locale reported on its own, or consistent
+    return [ErrorDetail(
+        "contract.prevailing_language",
+        f"a contract in {locale} has only the {locale} text; only a bilingual contract "
+        f"(locale {BILINGUAL}) can name {chosen} as the prevailing language",
+    )]
 
 
 def _signers_rules(raw: dict[str, Any]) -> list[ErrorDetail]:

@@ -38,8 +38,9 @@ __all__ = [
 # "N days after" beyond ten years is a typo (and the counting loop stays short).
 MAX_DUE_DAYS = 3650  # also the bound of a contract milestone's `due` (model.py, validation.py)
 # A contract's locale names its country when nothing else does: zh-CN contracts follow the PRC
-# calendar; an English contract could be anywhere, so it gets plain Monday to Friday.
-DEFAULT_COUNTRY_BY_LOCALE: dict[str, str | None] = {"zh-CN": "CN", "en": None}
+# calendar (so do bilingual zh-CN+en ones: a Chinese text means a Chinese contract); an English
+# contract could be anywhere, so it gets plain Monday to Friday.
+DEFAULT_COUNTRY_BY_LOCALE: dict[str, str | None] = {"zh-CN": "CN", "en": None, "zh-CN+en": "CN"}
 
 _MON_TO_FRI = frozenset({1, 2, 3, 4, 5})
 _ONE_DAY = timedelta(days=1)
@@ -122,7 +123,7 @@ def add_calendar_days(start: date, n: int) -> date:
 
 def calendar_for_locale(locale: object, extra_holidays: Iterable[date] = (), extra_workdays: Iterable[date] = ()
                         ) -> WorkingCalendar:
-    """The default calendar of a contract's locale (zh-CN: CN; anything else: Monday to Friday)."""
+    """The default calendar of a contract's locale (zh-CN and zh-CN+en: CN; anything else: Monday to Friday)."""
     country = DEFAULT_COUNTRY_BY_LOCALE.get(locale) if isinstance(locale, str) else None
     return WorkingCalendar(country, frozenset(extra_holidays), frozenset(extra_workdays))
 

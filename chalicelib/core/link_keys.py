@@ -13,18 +13,29 @@ cursor can never be replayed as a link token or the other way round.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+import os
+import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib.core.aws import get_secret
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
 
 KEY_BYTES = 32
+_NONCE_BYTES = 12
+_SEALED_SHAPE = re.compile(r"([0-9a-f]{8})\.([A-Za-z0-9_-]{40,})")
 
 
 @dataclass(frozen=True)
@@ -109,3 +120,37 @@ def key_ring() -> KeyRing:
     """The ring as stored now (Secrets Manager, cached a minute per container)."""
 
     return parse_ring(get_secret(settings().signing_link_secret))
+
+
+# --- sealed tokens: a JSON payload under AES-GCM with the use's derived key (the signing links' form) ---
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def seal(use: str, payload: Mapping[str, Any], ring: KeyRing | None = None) -> str:
+    """`kid.base64url(nonce + AES-GCM(payload))` under the current key's key for `use` (the kid is the
+    associated data): opaque, tamper-evident, readable only by us, and useless for another use."""
+    key = (ring or key_ring()).current
+    nonce = os.urandom(_NONCE_BYTES)
+    body = json.dumps(dict(payload), separators=(",", ":"), ensure_ascii=False).encode()
+    return f"{key.kid}.{_b64(nonce + AESGCM(key.derived(use)).encrypt(nonce, body, key.kid.encode()))}"
+
+
+def unseal(use: str, token: str, max_length: int, ring: KeyRing | None = None) -> dict[str, Any] | None:
+    """The payload of a token `seal(use, …)` made with a key still accepted; None for anything else."""
+    match = _SEALED_SHAPE.fullmatch(token) if len(token) <= max_length else None
+    if match is None:
+        return None
+    key = (ring or key_ring()).find(match.group(1))
+    if key is None:
+        return None
+    text = match.group(2)
+    try:
+        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        body = AESGCM(key.derived(use)).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], key.kid.encode())
+        data = json.loads(body)
+    except (InvalidTag, ValueError, binascii.Error):
+        return None
+    return data if isinstance(data, dict) else None

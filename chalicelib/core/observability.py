@@ -86,10 +86,11 @@ def current_log_keys() -> dict[str, Any]:
     return dict(logger.thread_safe_get_current_keys())
 
 
-# Paths that carry a bearer secret: a signing-link token opens a signer's signing view.
-_SECRET_PATHS = re.compile(r"(/sign/)[^/?#\s\"]+")
+# Paths that carry a bearer secret: a signing-link token opens a signer's signing view, an approval
+# link's token approves or rejects a contract.
+_SECRET_PATHS = re.compile(r"(/sign/|/approval/)[^/?#\s\"]+")
 
 
 def redact_path(text: str) -> str:
-    """A request line or URL fit for a log: signing-link tokens replaced by `[redacted]`."""
+    """A request line or URL fit for a log: signing-link and approval-link tokens replaced by `[redacted]`."""
     return _SECRET_PATHS.sub(r"\1[redacted]", text)

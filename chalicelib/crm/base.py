@@ -70,6 +70,7 @@ class WriteBack:
     signed_at: str | None  # ISO date the last signer signed
     paid_amount: str | None  # decimal as text, in the contract's currency
     overdue: bool | None  # a payment milestone is overdue
+    evidence_url: str | None = None  # a stable signbridge URL of the evidence bundle (signed and archived)
 
 
 # Logical write-back fields and how each is typed on the CRM side.
@@ -78,7 +79,7 @@ LOGICAL_FIELDS: dict[str, str] = {
     "status": TEXT, "status_label": TEXT, "envelope_url": TEXT, "signed_document_url": TEXT, "signed_at": DATE,
     "paid_amount": DECIMAL, "overdue": BOOLEAN, "contract_id": TEXT,
     # Written only where a source names a field for them (no default field).
-    "number": TEXT, "envelope_id": TEXT,
+    "number": TEXT, "envelope_id": TEXT, "evidence_url": TEXT,
 }
 _DEFAULT_NAMES = ("status", "status_label", "envelope_url", "signed_document_url", "signed_at", "paid_amount",
                   "overdue", "contract_id")
@@ -206,7 +207,7 @@ def writeback_items(source: Source, update: WriteBack) -> list[WriteItem]:
         "status": update.status, "status_label": update.status_label, "envelope_url": update.envelope_url,
         "signed_document_url": update.signed_document_url, "signed_at": update.signed_at,
         "paid_amount": update.paid_amount, "overdue": update.overdue, "contract_id": update.contract_id,
-        "number": update.number, "envelope_id": update.envelope_id,
+        "number": update.number, "envelope_id": update.envelope_id, "evidence_url": update.evidence_url,
     }
     alternatives = {"status": (update.status_label,)}
     return [WriteItem(logical, field, values[logical], alternatives.get(logical, ()))

@@ -54,3 +54,8 @@ def signed_url_by_link(link_id: str) -> str:
     if record is None:
         raise NotFound("no such document link")
     return document_url(record, "signed")
+
+
+def evidence_link_path(tenant_id: str, contract_id: str) -> str:
+    """The contract's stable evidence-bundle path (`/v1/evidence/{link id}`), for the CRM record."""
+    return f"/v1/evidence/{links.link_for(tenant_id, contract_id, links.EVIDENCE)}"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.locales import primary_locale_of
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.config import settings
 from chalicelib.core.errors import RetryableError
@@ -49,7 +50,7 @@ STATUS_LABELS = {
 
 def update_for(record: StoredContract, today: datetime | None = None) -> crm_api.WriteBack:
     """What the CRM record shows for the contract as it is now."""
-    locale = "zh-CN" if record.locale == "zh-CN" else "en"
+    locale = primary_locale_of(record)  # a bilingual contract's labels in its prevailing language
     status = str(record.status)
     envelope_url = None
     if record.envelope_id:
@@ -57,10 +58,11 @@ def update_for(record: StoredContract, today: datetime | None = None) -> crm_api
             envelope_url = envelope_web_url(account_for_tenant(record.tenant_id), record.envelope_id)
         except AccountUnavailable:
             envelope_url = None
-    signed_document_url = None
+    signed_document_url = evidence_url = None
     if record.signed is not None and record.status in _HAS_SIGNED_DOCUMENT:
-        signed_document_url = settings().public_base_url.rstrip("/") + document_links.signed_link_path(
-            record.tenant_id, record.contract_id)
+        base = settings().public_base_url.rstrip("/")
+        signed_document_url = base + document_links.signed_link_path(record.tenant_id, record.contract_id)
+        evidence_url = base + document_links.evidence_link_path(record.tenant_id, record.contract_id)
     signed_dates = [s.signed_at for s in record.signers if s.signed_at]
     signed_at = max(signed_dates)[:10] if signed_dates and len(signed_dates) == len(record.signers) else None
     paid_amount, overdue = None, None
@@ -72,7 +74,7 @@ def update_for(record: StoredContract, today: datetime | None = None) -> crm_api
         contract_id=record.contract_id, number=record.number, status=status,
         status_label=STATUS_LABELS[locale].get(status, status), envelope_id=record.envelope_id,
         envelope_url=envelope_url, signed_document_url=signed_document_url, signed_at=signed_at,
-        paid_amount=paid_amount, overdue=overdue)
+        paid_amount=paid_amount, overdue=overdue, evidence_url=evidence_url)
 
 
 def fingerprint(update: crm_api.WriteBack) -> str:

@@ -18,6 +18,7 @@ from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, log_context, logger
 from chalicelib.esign.governor import RateLimited
 from chalicelib.jobs import archive, crm_writeback, enrich, send, void
+from chalicelib.lifecycle import approval_sla
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import callbacks
 from chalicelib.notify.crm_writeback import JOB as CRM_WRITEBACK_JOB
@@ -39,6 +40,7 @@ def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
         "callback": callbacks.run,
         "void": void.run,
         "enrich": enrich.run,
+        approval_sla.JOB: approval_sla.run,
         CRM_WRITEBACK_JOB: crm_writeback.run,
         "reminders": lambda m: hourly.run_job(m, context),  # the Lambda context: its time budget
     }

@@ -8,6 +8,7 @@ approvers once; an approve moves it to `approved` and enqueues the send job agai
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from chalicelib.contracts.lifecycle import Status
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import Conflict, RetryableError
 from chalicelib.core.observability import logger
+from chalicelib.lifecycle import approval_sla
+from chalicelib.lifecycle.approval_tokens import links_for
 from chalicelib.lifecycle.cancel import VOIDABLE, void_contract
 from chalicelib.lifecycle.sending import enqueue_send
 from chalicelib.lifecycle.transitions import transition
@@ -40,35 +43,50 @@ def reasons_for(record: StoredContract) -> list[str]:
 
 
 def request_approval(record: StoredContract, reasons: list[str]) -> str:
-    """Emails the approvers of a contract waiting in pending_approval, once per contract (a claim
-    guards a repeated send job; it is released when SES asks for a retry)."""
-    to = approvers(approval_rules(record.tenant_id))
+    """Emails each approver of a contract waiting in pending_approval, once per version of the
+    document (a claim per approver guards a repeated send job; it is released when SES asks for a
+    retry). Each email carries that approver's own approve and reject links (approval_tokens)."""
+    rules = approval_rules(record.tenant_id)
+    to = approvers(rules)
     if not to:
         logger.warning("approval needed but the tenant has no approvers", extra={"contract_id": record.contract_id})
         store.append_event(record, "approval_request_failed", {"error": "no approvers configured"})
         return "pending approval (no approvers to ask)"
-    # Once per version of the document: a changed contract is put to the approvers again.
-    claim = f"approval-email#{record.tenant_id}#{record.contract_id}#{document_version(record.document or {})}"
+    results = [_ask(record, reasons, address, rules) for address in to]
+    if "sent" in results:
+        approval_sla.start(record, rules)  # the SLA's clock, for this version (rules with sla_hours)
+        return "pending approval"
+    if all(r == "asked" for r in results):
+        return "pending approval (approvers already asked)"
+    if "failed" in results:
+        return "pending approval (email failed)"
+    return "pending approval (every approver's address is suppressed)"
+
+
+def _ask(record: StoredContract, reasons: list[str], address: str, rules: dict[str, Any]) -> str:
+    # Once per version of the document and approver: a changed contract is put to them again.
+    version = document_version(record.document or {})
+    who = hashlib.sha256(address.lower().encode()).hexdigest()[:16]
+    claim = f"approval-email#{record.tenant_id}#{record.contract_id}#{version}#{who}"
     if not store.claim_once(claim, APPROVAL_EMAIL_CLAIM_TTL, tenant_id=record.tenant_id,
                             contract_id=record.contract_id):
-        return "pending approval (approvers already asked)"
-
-    email = emails.approval_request(record, reasons, to)
+        return "asked"
+    email = emails.approval_request(record, reasons, [address], links=links_for(record, address, rules))
     try:
         message_id = mailer.send(email)
     except RetryableError:
         store.release_claim(claim)
         raise
     except mailer.EmailSuppressed as err:  # the claim stays: asking again would be refused again
-        store.append_event(record, "approval_request_suppressed", {"to": to, "suppressed": err.suppressed})
-        return "pending approval (every approver's address is suppressed)"
+        store.append_event(record, "approval_request_suppressed", {"to": [address], "suppressed": err.suppressed})
+        return "suppressed"
     except Exception as err:  # noqa: BLE001 - a refused address must not retry forever; the timeline shows it
         logger.exception("approval request not sent", extra={"contract_id": record.contract_id})
-        store.append_event(record, "approval_request_failed", {"to": to, "error": str(err)[:300]})
-        return "pending approval (email failed)"
-    store.append_event(record, "approval_requested", {"to": to, "subject": email.subject,
-                                                      "message_id": message_id})
-    return "pending approval"
+        store.append_event(record, "approval_request_failed", {"to": [address], "error": str(err)[:300]})
+        return "failed"
+    store.append_event(record, "approval_requested", {"to": [address], "subject": email.subject,
+                                                      "message_id": message_id, "version": version})
+    return "sent"
 
 
 # --- answering (the API, through chalicelib.web.contract_actions) ------------------------------

@@ -1,6 +1,8 @@
 """Every email signbridge sends is composed here, in the contract's locale (zh-CN or en).
 
-    approval_request(record, reasons, to)   the approvers of a contract in pending_approval
+    approval_request(record, reasons, to, links)
+                                            an approver of a contract in pending_approval (their
+                                            own approve and reject links)
     owner_notice(record)                    the owner of a contract that was declined or voided
     reminder(ctx, to, cc, attachments)      a contract reminder (chalicelib.reminders.content
                                             prepares its context and its .ics)
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 from chalicelib.contracts.approval import ApprovalReason
 from chalicelib.contracts.lifecycle import Status
+from chalicelib.contracts.locales import primary_locale, primary_locale_of
 from chalicelib.contracts.status_reasons import recognise
 from chalicelib.core.config import settings
 from chalicelib.notify.mailer import Attachment, Email, header_text
@@ -71,7 +74,9 @@ def template_name(kind: str, locale: str, part: str) -> str:
 
 
 def locale_of(value: Any) -> str:
-    return value if value in LOCALES else "en"
+    """The language to write in for a contract locale: a bilingual contract's (zh-CN+en) is Chinese
+    here (``primary_locale_of(record)`` also honours its prevailing_language); unknown: English."""
+    return primary_locale(value)
 
 
 def compose(kind: str, locale: str, context: Mapping[str, Any], to: Iterable[str], cc: Iterable[str] = (),
@@ -91,9 +96,11 @@ def _about(record: Contract) -> dict[str, Any]:
     return {"tenant_id": getattr(record, "tenant_id", None), "contract_id": record.contract_id}
 
 
-def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str]) -> Email:
-    """Asks the approvers to approve or reject a contract, saying why it needs their approval."""
-    locale = locale_of(record.locale)
+def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str],
+                     links: Mapping[str, str] | None = None) -> Email:
+    """Asks the approvers to approve or reject a contract, saying why it needs their approval; `links`
+    ({"approve": url, "reject": url}) are the recipient's own approval links."""
+    locale = primary_locale_of(record)  # a bilingual contract: its prevailing language
     base = settings().public_base_url.rstrip("/")
     context = {
         **_facts(record),
@@ -102,6 +109,8 @@ def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str]
         "contract_id": record.contract_id,
         "approve_url": f"{base}/v1/contracts/{record.contract_id}/approve",
         "reject_url": f"{base}/v1/contracts/{record.contract_id}/reject",
+        "approve_link": (links or {}).get("approve"),
+        "reject_link": (links or {}).get("reject"),
     }
     return compose("approval_request", locale, context, to, **_about(record))
 
@@ -109,7 +118,7 @@ def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str]
 def owner_notice(record: Contract) -> Email:
     """Tells the contract's owner it was declined or voided (expired included)."""
     document = record.document or {}
-    locale = locale_of(record.locale)
+    locale = primary_locale_of(record)  # a bilingual contract: its prevailing language
     kind = "declined" if Status(record.status) == Status.DECLINED else "voided"
     reason = record.status_reason or ""
     known = recognise(reason)

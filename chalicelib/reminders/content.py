@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.contracts.locales import primary_locale_of
 from chalicelib.contracts.stored import StoredContract, StoredReminder
 from chalicelib.core.config import settings as app_settings
 from chalicelib.notify import emails
@@ -48,7 +49,8 @@ def _milestone(document: dict[str, Any], milestone_id: str | None) -> dict[str, 
 
 
 def _locale(record: StoredContract) -> str:
-    return record.locale if record.locale in LOCALES else "en"
+    # A bilingual contract (zh-CN+en) is reminded of in its prevailing language; unknown: English.
+    return primary_locale_of(record)
 
 
 def format_money(value: Any, currency: str, locale: str) -> str:

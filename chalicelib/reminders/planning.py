@@ -71,6 +71,7 @@ __all__ = [
     "SettledState",
     "Term",
     "business_moment",
+    "cancel_by_date",
     "contract_zone",
     "in_business_hours",
     "next_term",
@@ -286,15 +287,25 @@ def _renewal_steps(
     owner: str,
     cc: tuple[str, ...],
 ) -> list[_Step]:
+    cancel_by = _cancel_by(contract, settings, cal, end)
+    to, cc = _recipients([owner], cc)
+    return _warnings(f"{contract_id}:renewal:{cancel_by.isoformat()}", ReminderKind.RENEWAL, cancel_by,
+                     settings.renewal_notice_lead_days, to=to, cc=cc)
+
+
+def cancel_by_date(contract: Mapping[str, Any], settings: TenantSettings, end: date) -> date:
+    """The cancel-by date of an auto-renewing contract whose term ends on `end` (module docstring,
+    "Cancel-by"); ValueError for an unusable `renewal_notice_days` or time zone."""
+    return _cancel_by(contract, settings, _Calendar(settings, _zone(contract, settings)), end)
+
+
+def _cancel_by(contract: Mapping[str, Any], settings: TenantSettings, cal: _Calendar, end: date) -> date:
     notice = contract.get("renewal_notice_days")
     if notice is None:
         notice = DEFAULT_RENEWAL_NOTICE_DAYS
     if isinstance(notice, bool) or not isinstance(notice, int) or not 0 <= notice <= MAX_LADDER_DAYS:
         raise ValueError(f"contract.renewal_notice_days: not a whole number of days 0..3660: {notice!r}")
-    cancel_by = cal.previous_business_day(end - timedelta(days=notice + settings.renewal_send_buffer_days))
-    to, cc = _recipients([owner], cc)
-    return _warnings(f"{contract_id}:renewal:{cancel_by.isoformat()}", ReminderKind.RENEWAL, cancel_by,
-                     settings.renewal_notice_lead_days, to=to, cc=cc)
+    return cal.previous_business_day(end - timedelta(days=notice + settings.renewal_send_buffer_days))
 
 
 def _payment_steps(

@@ -76,9 +76,9 @@ def to_date(value: Any) -> dt.date:
 
 
 def format_date(value: Any, locale: str) -> str:
-    """``2026-12-01`` -> ``"2026年12月1日"`` (zh-CN) or ``"1 December 2026"`` (en)."""
+    """``2026-12-01`` -> ``"2026年12月1日"`` (zh-CN, zh-CN+en) or ``"1 December 2026"`` (en)."""
     day = to_date(value)
-    if locale == "zh-CN":
+    if locale in ("zh-CN", "zh-CN+en"):  # a bilingual document's shared dates are written in Chinese
         return f"{day.year}年{day.month}月{day.day}日"
     if locale == "en":
         return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"

@@ -4,6 +4,11 @@
     doc = render_contract(contract, overrides=store, tenant_id="t-1")  # tenant overrides first
 
 The template is ``contracts/<type>.<locale>.html.j2`` (which extends ``contracts/_base.html.j2``).
+A bilingual contract (locale ``zh-CN+en``) is one document with both texts side by side, clause by
+clause: the type's zh-CN and en templates are rendered in their bilingual mode, which marks each
+section, and ``contracts/<type>.zh-CN+en.html.j2`` (extending ``contracts/_bilingual.html.j2``) lays
+the pairs out in two columns, with the header and the signature block (the DocuSign anchors, once
+per signer) taken once from the prevailing text.
 ``template_version`` fingerprints every template source the document was rendered from, so an
 archived document can always be traced to the exact templates (``sales.zh-CN@1a2b3c4d5e6f``, or
 ``tenant:<tenant_id>/sales.zh-CN@…`` when any of them was a tenant override).
@@ -14,11 +19,13 @@ Importing this module does not import jinja2 or cn2an (cold start); the first re
 from __future__ import annotations
 
 import hashlib
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.contracts.locales import BILINGUAL, CONTRACT_LOCALES, languages_of, prevailing_language
 from chalicelib.rendering.data import wrap_contract
 from chalicelib.rendering.environment import (
     MISSING_FIELD_PREFIX,
@@ -33,6 +40,8 @@ from chalicelib.rendering.overrides import DictTemplateOverrides, TemplateOverri
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    from chalicelib.rendering.environment import RenderBudget
+
 __all__ = [
     "CONTRACT_TYPES",
     "LOCALES",
@@ -45,7 +54,7 @@ __all__ = [
 ]
 
 CONTRACT_TYPES = ("sales", "service", "partner", "supplier")
-LOCALES = ("zh-CN", "en")
+LOCALES = CONTRACT_LOCALES  # "zh-CN", "en", "zh-CN+en"
 BASE_TEMPLATE = "contracts/_base.html.j2"
 _VERSION_LENGTH = 12
 
@@ -89,7 +98,8 @@ class RenderedDocument:
 
 
 def template_name_for(contract_type: Any, locale: Any) -> str:
-    """``("sales", "zh-CN")`` -> ``"contracts/sales.zh-CN.html.j2"``; RenderError otherwise."""
+    """``("sales", "zh-CN")`` -> ``"contracts/sales.zh-CN.html.j2"`` (``"zh-CN+en"``: the bilingual
+    layout, ``"contracts/sales.zh-CN+en.html.j2"``); RenderError otherwise."""
     if contract_type not in CONTRACT_TYPES:
         raise RenderError(
             f"no contract template for type {_short(contract_type)}; expected one of {', '.join(CONTRACT_TYPES)}",
@@ -123,13 +133,13 @@ def render_contract(
     env = environment_for(overrides, tenant_id)
     try:
         with render_budget() as budget:  # output size, loop turns and time, for overrides and ours alike
-            template = env.get_template(name)
-            parts: list[str] = []
-            for chunk in template.generate(contract=wrap_contract(contract), locale=locale):
-                budget.wrote(len(chunk))
-                parts.append(chunk)
-            html = "".join(parts)
-        sources = _sources_used(env, name)
+            if locale == BILINGUAL:
+                html, names = _render_bilingual(env, name, contract, budget)
+            else:
+                html, names = _generate(env, name, budget, contract=wrap_contract(contract), locale=locale), [name]
+        sources: dict[str, str] = {}
+        for used in names:
+            sources.update(_sources_used(env, used))
     except RenderError:
         raise
     except Exception as exc:  # anything a template or a filter raised: say what, not how
@@ -142,6 +152,78 @@ def render_contract(
         template_version=_version(name, sources, tenant_id if overridden else None),
         locale=str(locale),
     )
+
+
+def _generate(env: ImmutableSandboxedEnvironment, name: str, budget: RenderBudget, **context: Any) -> str:
+    parts: list[str] = []
+    for chunk in env.get_template(name).generate(**context):
+        budget.wrote(len(chunk))
+        parts.append(chunk)
+    return "".join(parts)
+
+
+# --- bilingual documents ---------------------------------------------------------------------
+
+# The section marks _base.html.j2 prints in its bilingual mode. CRM text cannot contain one: the
+# sandbox autoescapes its "<".
+_SECTION_MARK = re.compile(r"<!--sb:([a-z]+)-->")
+_PAIRED = frozenset({"parties", "preamble", "clause"})
+_SHARED = ("header", "signatures")
+
+
+def _render_bilingual(
+    env: ImmutableSandboxedEnvironment, name: str, contract: Mapping[str, Any], budget: RenderBudget
+) -> tuple[str, list[str]]:
+    """The bilingual document and the names of the templates it was rendered from.
+
+    The sections given to the layout are HTML the sandbox already rendered and escaped; the layout
+    prints them with ``|safe``.
+    """
+    languages = languages_of(BILINGUAL)
+    prevailing = prevailing_language(contract)
+    data = wrap_contract(contract)
+    texts: dict[str, list[tuple[str, str]]] = {}
+    names = [name]
+    for language in languages:
+        text_name = template_name_for(contract.get("type"), language)
+        html = _generate(env, text_name, budget, contract=data, locale=language, bilingual=True, prevailing=prevailing)
+        texts[language] = _sections(html, text_name)
+        names.append(text_name)
+    columns = [[(section, html) for section, html in texts[language] if section in _PAIRED] for language in languages]
+    shapes = [[section for section, _ in column] for column in columns]
+    if any(shape != shapes[0] for shape in shapes):
+        counts = ", ".join(
+            f"{language}: {shape.count('clause')}" for language, shape in zip(languages, shapes, strict=True)
+        )
+        raise RenderError(
+            f"cannot render {name}: the {' and '.join(languages)} texts do not have the same sections "
+            f"(clauses {counts}), so they cannot be set side by side",
+            template_name=name,
+        )
+    rows = [
+        {"name": shapes[0][i], "cells": [column[i][1] for column in columns]} for i in range(len(shapes[0]))
+    ]
+    shared = dict(texts[prevailing])
+    html = _generate(
+        env, name, budget, contract=data, locale=BILINGUAL, languages=list(languages), prevailing=prevailing,
+        rows=rows, **{section: shared[section] for section in _SHARED},
+    )
+    return html, names
+
+
+def _sections(html: str, name: str) -> list[tuple[str, str]]:
+    """``html`` cut at its section marks: ``[(section, html), ...]`` (what precedes the first mark and
+    follows the ``end`` mark is the single-language page around them, left out)."""
+    parts = _SECTION_MARK.split(html)
+    sections = [(parts[i], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
+    found = [section for section, _ in sections]
+    if any(found.count(section) != 1 for section in (*_SHARED, "end")) or found[-1:] != ["end"]:
+        raise RenderError(
+            f"cannot render a bilingual document: {name} does not mark its sections (header, parties, "
+            "preamble, clauses, signatures, end) as contracts/_base.html.j2 does in its bilingual mode",
+            template_name=name,
+        )
+    return [(section, text) for section, text in sections if section != "end"]
 
 
 # --- template fingerprint --------------------------------------------------------------------

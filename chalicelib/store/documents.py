@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+from botocore.exceptions import ClientError
+
 from chalicelib.contracts.stored import StoredDocument
 from chalicelib.core.aws import client
 from chalicelib.core.config import settings
@@ -43,3 +45,29 @@ def presigned_url(ref: StoredDocument, expires_in: int = 300) -> str:
     if ref.version_id:
         params["VersionId"] = ref.version_id
     return str(client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
+
+
+# --- evidence bundles (web/evidence.py): built on request, kept under the contract's own prefix -----
+
+def evidence_key(tenant_id: str, contract_id: str, version: str) -> str:
+    return f"evidence/{tenant_id}/{contract_id}/{version}.zip"
+
+
+def object_exists(key: str) -> bool:
+    try:
+        client("s3").head_object(Bucket=settings().archive_bucket, Key=key)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def put_evidence(key: str, body: bytes) -> StoredDocument:
+    return _put(key, body, "application/zip")
+
+
+def presigned_key_url(key: str, expires_in: int = 300) -> str:
+    """A short-lived URL of the newest version of `key` (an evidence bundle is immutable per key)."""
+    return str(client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": settings().archive_bucket, "Key": key}, ExpiresIn=expires_in))

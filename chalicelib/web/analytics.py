@@ -8,7 +8,9 @@ both included; default the last 90 days), summarised.
 - reminders sent: `reminder_sent` events in those contracts' timelines (whenever they were sent:
   the range selects the contracts, a cohort, like every other figure here);
 - overdue payments: payment milestones past due with money still open (`milestones_view`) on
-  contracts in force, counted and summed per currency.
+  contracts in force, counted and summed per currency;
+- execution log entries per kind recorded on the range's days (all contracts, from the per-day
+  counters `store.execution_log` keeps) and the contracts whose feedback is open now.
 
 The aggregation is pure (`contract_facts`, `summarize`); `analytics_summary` reads the tenant's
 partition of the contracts table (a query on the tenant's hash key with a created_at filter, never a
@@ -34,6 +36,7 @@ from chalicelib.reminders.milestones import milestones_view
 from chalicelib.reminders.planning import contract_zone
 from chalicelib.reminders.scheduling import tenant_settings
 from chalicelib.store import contracts as store
+from chalicelib.store import execution_log
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
@@ -200,4 +203,9 @@ def analytics_summary(tenant_id: str, params: Mapping[str, str] | None) -> dict[
         events = [(e.type, e.at) for e in store.timeline(tenant_id, record.contract_id)]
         facts.append(contract_facts(record.status, record.contract_type, record.document or {},
                                     getattr(record, "milestones", None), events, _today(record, now)))
-    return summarize(facts, start, end)
+    summary = summarize(facts, start, end)
+    # Execution entries recorded on the range's days (counters kept as they are written, not a scan);
+    # open feedback is as of now: contracts whose latest feedback entry is open.
+    summary["execution"] = {"by_kind": execution_log.counts_between(tenant_id, start, end),
+                            "open_feedback": execution_log.open_feedback(tenant_id)}
+    return summary

@@ -11,6 +11,7 @@ from chalicelib.reminders.planning import contract_zone
 from chalicelib.reminders.scheduling import tenant_settings
 from chalicelib.reminders.terms import contract_term
 from chalicelib.store import contracts as store
+from chalicelib.store.execution_log import entries_of
 from chalicelib.store.registry import tenant_for_api_key
 
 
@@ -62,6 +63,7 @@ def contract_view(record: StoredContract, events: list[TimelineEvent] | None = N
     }
     view.update(_execution_view(record))
     if events is not None:
+        view["execution"] = entries_of(events)  # the execution log, oldest first (from the timeline read anyway)
         view["timeline"] = [
             {"type": e.type, "at": e.at.isoformat(), "status": e.status, "detail": e.detail or {}}
             for e in events

@@ -24,10 +24,12 @@ from typing import Any
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.contracts.model import WebhookEnvelope
 from chalicelib.contracts.validation import _REQUIRED_WHEN_PRESENT, REQUIRED_CLAUSES
+from chalicelib.web.execution_log import AT_PATTERN
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 CONTRACT_TYPES = ["sales", "service", "partner", "supplier"]
+EXECUTION_KINDS = ("service_record", "delivery", "acceptance", "communication", "feedback", "settlement")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -55,6 +57,9 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None,
 CONTRACT_ID = _path_param("contract_id", "the contract id (ctr_…)")
 SIGNER = _query("signer", "the signer's 1-based position in signers[]",
                 {"type": "integer", "minimum": 1, "maximum": 999999999}, required=True)
+# An approval link's token (lifecycle/approval_tokens): the key id, a dot, the sealed claims.
+APPROVAL_TOKEN = {**_path_param("token", "the approval link's token (anything else: 404)"),
+                  "schema": {"type": "string", "pattern": r"^[0-9a-f]{8}\.[A-Za-z0-9_-]{40,1200}$"}}
 SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
 HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -64,6 +69,10 @@ NO_REFERRER = {"Referrer-Policy": {"required": True, "schema": {"const": "no-ref
 # the shape (Python's fromisoformat alone would take more).
 ISO_DATE = {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["89600.00"]}
+AS_OF = _query("as_of", "the day to count from (default: today in the tenant's time zone)", ISO_DATE)
+REPORT_FORMAT = _query("format", "json (default) or csv (with a header row)",
+                       {"type": "string", "enum": ["json", "csv"]})
+CSV = {"text/csv": {"schema": {"type": "string"}}}
 # A positive amount: a decimal string above zero, or a whole JSON number from 1 (exact either way).
 POSITIVE_AMOUNT = {"anyOf": [
     {"type": "string", "pattern": r"^(?=[0-9.]*[1-9])[0-9]+(\.[0-9]+)?$", "examples": ["38400.00"]},
@@ -222,6 +231,8 @@ SCHEMAS: dict[str, Any] = {
                 "renewals": {"type": "integer", "minimum": 0}, "auto_renew": {"type": "boolean"}}},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "execution": {"type": "array", "items": _ref("ExecutionEntry"),
+                          "description": "the execution log (GET only), oldest first"},
             "timeline": {"type": "array", "items": {
                 "type": "object", "required": ["type", "at"],
                 "properties": {"type": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
@@ -298,10 +309,86 @@ SCHEMAS: dict[str, Any] = {
                 "count": {"type": "integer"}, "median": {"type": ["number", "null"]},
                 "p90": {"type": ["number", "null"]}}},
             "reminders_sent": {"type": "integer", "minimum": 0},
+            "execution": {"type": "object", "required": ["by_kind", "open_feedback"], "properties": {
+                "by_kind": {"type": "object", "additionalProperties": COUNT,
+                            "description": "execution entries recorded on the range's days, per kind"},
+                "open_feedback": {**COUNT, "description": "contracts whose latest feedback is open, now"}}},
             "overdue_payments": {"type": "object", "required": ["count", "by_currency"], "properties": {
                 "count": {"type": "integer"},
                 "by_currency": {"type": "object", "additionalProperties": {
                     "type": "object", "properties": {"count": {"type": "integer"}, "open_amount": DECIMAL}}}}},
+        },
+    },
+    "MoneyFigure": {
+        "type": "object", "required": ["count", "amount"],
+        "properties": {"count": COUNT, "amount": {**DECIMAL, "description": "in the currency's minor units"}},
+    },
+    "Receivables": {
+        "type": "object", "required": ["as_of", "time_zone", "contracts", "ageing", "expected_by_month"],
+        "properties": {
+            "as_of": {"type": "string", "format": "date", "description": "the day ages are counted from"},
+            "time_zone": {**NULLABLE_STRING, "description": "whose date was today (null: as_of was given)"},
+            "contracts": {**COUNT, "description": "contracts in force read"},
+            "ageing": {"type": "object", "description": "per currency: open amounts by days past due",
+                       "additionalProperties": {
+                           "type": "object", "required": ["not_due", "1_30", "31_60", "61_90", "over_90", "total"],
+                           "additionalProperties": _ref("MoneyFigure")}},
+            "expected_by_month": {"type": "object", "description": "per currency and due month (YYYY-MM): open "
+                                                                   "amounts not yet due",
+                                  "additionalProperties": {"type": "object",
+                                                           "additionalProperties": _ref("MoneyFigure")}},
+        },
+    },
+    "Renewals": {
+        "type": "object", "required": ["as_of", "time_zone", "contracts", "totals"],
+        "properties": {
+            "as_of": {"type": "string", "format": "date"},
+            "time_zone": {**NULLABLE_STRING, "description": "whose date was today (null: as_of was given)"},
+            "contracts": {"type": "array", "items": {
+                "type": "object",
+                "required": ["contract_id", "number", "counterparty", "status", "value", "deadline_kind", "deadline",
+                             "days_left", "window"],
+                "properties": {
+                    "contract_id": {"type": "string"}, "number": {"type": "string"},
+                    "counterparty": NULLABLE_STRING, "status": _ref("Status"),
+                    "value": {"type": "object", "required": ["amount", "currency"],
+                              "properties": {"amount": {"anyOf": [DECIMAL, {"type": "null"}]},
+                                             "currency": NULLABLE_STRING}},
+                    "deadline_kind": {"type": "string", "enum": ["cancel_by", "end_date"]},
+                    "deadline": {"type": "string", "format": "date"},
+                    "days_left": {"type": "integer", "minimum": 0, "maximum": 90},
+                    "window": {"type": "integer", "enum": [30, 60, 90]}}}},
+            "totals": {"type": "object", "required": ["30", "60", "90"], "description": "per window (cumulative), "
+                                                                                       "per currency",
+                       "additionalProperties": {"type": "object", "additionalProperties": _ref("MoneyFigure")}},
+        },
+    },
+    "ExecutionEntryBody": {
+        "type": "object", "required": ["kind", "at", "by", "text"], "additionalProperties": False,
+        "allOf": [  # which kinds have a status, and its values
+            {"if": {"properties": {"kind": {"const": "feedback"}}},
+             "then": {"properties": {"status": {"enum": ["open", "closed"]}}}},
+            {"if": {"properties": {"kind": {"const": "acceptance"}}},
+             "then": {"properties": {"status": {"enum": ["accepted", "rejected"]}}}},
+            {"if": {"properties": {"kind": {"enum": ["service_record", "delivery", "communication", "settlement"]}}},
+             "then": {"not": {"required": ["status"]}}},
+        ],
+        "description": "status: feedback open (default) or closed, acceptance accepted (default) or rejected; "
+                       "no other kind has one (422). A repeat with the same entry_id answers the first entry (200).",
+        "properties": {
+            "kind": {"type": "string", "enum": list(EXECUTION_KINDS)},
+            "at": {"type": "string", "format": "date-time", "maxLength": 64, "pattern": AT_PATTERN},
+            "by": {**NON_BLANK, "maxLength": 200}, "text": {**NON_BLANK, "maxLength": 4000},
+            "status": {"type": "string", "enum": ["open", "closed", "accepted", "rejected"]},
+            "entry_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+        },
+    },
+    "ExecutionEntry": {
+        "type": "object", "required": ["entry_id", "kind", "at", "by", "text", "recorded_at"],
+        "properties": {
+            "entry_id": {"type": "string"}, "kind": {"type": "string", "enum": list(EXECUTION_KINDS)},
+            "at": {"type": "string", "format": "date-time"}, "by": {"type": "string"}, "text": {"type": "string"},
+            "status": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
         },
     },
     "ConnectReceived": {
@@ -449,6 +536,46 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                       "415": UNSUPPORTED_MEDIA_TYPE, "422": _error("invalid body (every problem listed)"),
                       "503": BUSY},
     },
+    ("/v1/contracts/{contract_id}/execution", "POST"): {
+        "summary": "Record an execution log entry (service record, delivery, acceptance, communication, "
+                   "feedback, settlement)", "security": SECURED,
+        "description": "Once the contract is signed and while it is in force (completed, active, expiring, "
+                       "renewed); 409 not_signed otherwise. Shown under `execution` and on the timeline "
+                       "(`execution_<kind>`), counted in the analytics summary.",
+        "parameters": [CONTRACT_ID],
+        "requestBody": {"required": True, "content": _json(_ref("ExecutionEntryBody"))},
+        "responses": {"201": {"description": "recorded", "content": _json(_ref("ExecutionEntry"))},
+                      "200": {"description": "a repeat of an entry_id: the entry first recorded",
+                              "content": _json(_ref("ExecutionEntry"))},
+                      "400": _error("the body is not JSON"), "401": UNAUTHORIZED, "404": NOT_FOUND,
+                      "409": _error("not signed, or no longer in force (code not_signed)"),
+                      "415": UNSUPPORTED_MEDIA_TYPE, "422": _error("invalid body (every problem listed)"),
+                      "503": BUSY},
+    },
+    ("/v1/contracts/{contract_id}/evidence", "GET"): {
+        "summary": "A short-lived S3 URL of the evidence bundle (zip: signed PDF, rendered document, timeline, "
+                   "manifest with sha256 chain)", "security": SECURED,
+        "parameters": [CONTRACT_ID],
+        "responses": {"302": {"description": "redirect to the bundle (valid for 5 minutes)",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string",
+                                                                                     "format": "uri"}},
+                                          **NO_STORE}},
+                      "401": UNAUTHORIZED, "404": NOT_FOUND,
+                      "409": _error("not signed and archived yet (code not_signed)"), "503": BUSY},
+    },
+    ("/v1/evidence/{link_id}", "GET"): {
+        "summary": "The evidence bundle through the stable link written onto the CRM record", "security": PUBLIC,
+        "parameters": [{**_path_param("link_id", "the contract's evidence link (128 random bits; anything else: "
+                                                   "404)"),
+                        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}}],
+        "description": "No API key: the link is the capability. Each request gets a fresh short-lived URL.",
+        "responses": {"302": {"description": "redirect to the bundle (valid for 5 minutes)",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string",
+                                                                                     "format": "uri"}},
+                                          **NO_STORE}},
+                      "404": _error("no such link"),
+                      "409": _error("not signed and archived yet (code not_signed)"), "503": BUSY},
+    },
     ("/v1/contracts/{contract_id}/document", "GET"): {
         "summary": "A short-lived S3 URL of the rendered or signed document", "security": SECURED,
         "parameters": [CONTRACT_ID, _query("version", "which document",
@@ -526,6 +653,29 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                       "400": _error("bad dates, a reversed or too long range, or an unknown parameter"),
                       "401": UNAUTHORIZED, "503": BUSY},
     },
+    ("/v1/analytics/receivables", "GET"): {
+        "summary": "Open payment milestones of contracts in force, per currency, by age and by due month",
+        "security": SECURED,
+        "description": "Ages: not_due (due today or later), 1_30, 31_60, 61_90, over_90 days past due, counted from "
+                       "as_of (default: today in the tenant's time zone). Unknown query parameters are refused "
+                       "(400). CSV columns: section (ageing | expected), currency, key (bucket or YYYY-MM), count, "
+                       "amount.",
+        "parameters": [AS_OF, REPORT_FORMAT],
+        "responses": {"200": {"description": "the report", "content": {**_json(_ref("Receivables")), **CSV}},
+                      "400": _error("a bad date or format, or an unknown parameter"),
+                      "401": UNAUTHORIZED, "503": BUSY},
+    },
+    ("/v1/analytics/renewals", "GET"): {
+        "summary": "Contracts in force whose cancel-by date (auto-renewing) or end date is in the next 90 days",
+        "security": SECURED,
+        "description": "Soonest first, with totals per window (30, 60, 90 days; cumulative) and currency. Unknown "
+                       "query parameters are refused (400). CSV: one row per contract (columns contract_id, number, "
+                       "counterparty, currency, amount, deadline_kind, deadline, days_left, window).",
+        "parameters": [AS_OF, REPORT_FORMAT],
+        "responses": {"200": {"description": "the pipeline", "content": {**_json(_ref("Renewals")), **CSV}},
+                      "400": _error("a bad date or format, or an unknown parameter"),
+                      "401": UNAUTHORIZED, "503": BUSY},
+    },
     ("/sign/{token}", "GET"): {
         "summary": "Open a signing link: a fresh DocuSign recipient view", "security": PUBLIC,
         "parameters": [{**_path_param("token", "the signing link's token (anything else: 404)"),
@@ -541,6 +691,36 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                               "content": HTML},
                       "503": {"description": "DocuSign unreachable: the same link works again later",
                               "headers": NO_STORE, "content": HTML}},
+    },
+    ("/approval/{token}", "GET"): {
+        "summary": "Open an approver's email link: the contract and a confirm form (never acts)",
+        "security": PUBLIC, "parameters": [APPROVAL_TOKEN],
+        "description": "A mail scanner following the link changes nothing; the form's POST acts.",
+        "responses": {"200": {"description": "the contract's key facts and the confirm form", "headers": NO_STORE,
+                              "content": HTML},
+                      "404": {"description": "unknown or tampered link", "headers": NO_STORE, "content": HTML},
+                      "409": {"description": "already approved or rejected (by whom), or no longer pending",
+                              "headers": NO_STORE, "content": HTML},
+                      "410": {"description": "the link expired, its approver was removed, or the document changed "
+                                             "since it was sent", "headers": NO_STORE, "content": HTML},
+                      "503": BUSY},
+    },
+    ("/approval/{token}", "POST"): {
+        "summary": "Confirm an approver's email link: approve (the contract is then sent) or reject",
+        "security": PUBLIC, "parameters": [APPROVAL_TOKEN],
+        "description": "Single use per document version: the first confirmation decides, any later one is told "
+                       "who decided. A reject needs a reason.",
+        "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "properties": {"reason": {"type": "string", "maxLength": 1000}}}}}},
+        "responses": {"200": {"description": "approved or rejected", "headers": NO_STORE, "content": HTML},
+                      "404": {"description": "unknown or tampered link", "headers": NO_STORE, "content": HTML},
+                      "409": {"description": "already approved or rejected (by whom), or no longer pending",
+                              "headers": NO_STORE, "content": HTML},
+                      "410": {"description": "the link expired, its approver was removed, or the document changed",
+                              "headers": NO_STORE, "content": HTML},
+                      "422": {"description": "a reject without a reason: the form again", "headers": NO_STORE,
+                              "content": HTML},
+                      "503": BUSY},
     },
     ("/signed", "GET"): {
         "summary": "The page signers return to (zh-CN or en)", "security": PUBLIC,

@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
+from chalicelib.contracts.locales import primary_locale_of
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ApiError, NotFound, RetryableError
@@ -206,8 +207,8 @@ def open_link(token: str, accept_language: str | None, *, now: datetime | None =
 
 
 def _locale(record: StoredContract | None, accept_language: str | None) -> str:
-    if record is not None and record.locale in ("zh-CN", "en"):
-        return record.locale
+    if record is not None and record.locale in ("zh-CN", "en", "zh-CN+en"):
+        return primary_locale_of(record)  # a bilingual contract's pages speak its prevailing language
     return "zh-CN" if (accept_language or "").lower().startswith("zh") else "en"
 
 

@@ -121,6 +121,8 @@ def _seed(stack: StackHarness) -> Seeded:
         f"{base}/milestones/{{milestone_id}}": (active,),
         f"{base}/signing-link": (sent[0], active),
         f"{base}/document": (sent[0], active),
+        f"{base}/execution": (sent[0], active),  # 409 not signed; 201 on the active one
+        f"{base}/evidence": (sent[0], active),  # 409 not signed; 302 to the bundle
     }
     return Seeded(contracts=contracts, milestone_ids=("pay-1", "pay-2", "dlv-1"), cursor=page.json_body["next_cursor"],
                   tokens=tuple(tokens), secret=stack.secret, sources={

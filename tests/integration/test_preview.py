@@ -30,6 +30,21 @@ def test_preview_renders_and_sends_nothing(stack: StackHarness) -> None:
     assert stack.sandbox("GET", "/sandbox/envelopes").get("envelopes", []) == []
 
 
+def test_a_bilingual_contract_previews_and_sends_one_document(stack: StackHarness) -> None:
+    payload = body("sales")
+    payload["contract"]["locale"] = "zh-CN+en"
+    html = preview(stack, payload).body.decode()
+    assert "产品名称、规格、数量及价款" in html and "Goods and price" in html
+    assert "以中文文本为准" in html and "the Chinese text shall prevail" in html
+    assert "壹拾贰万捌仟元整" in html
+    assert [html.count(f"/sn{n}/") for n in (1, 2)] == [1, 1]
+
+    contract_id = stack.post_webhook(payload).json_body["contract_id"]
+    sent = stack.wait_status(contract_id, "sent")
+    assert sent["locale"] == "zh-CN+en"
+    assert sent["documents"]["rendered"]["template_version"].startswith("sales.zh-CN+en@")
+
+
 def test_preview_lists_every_problem(stack: StackHarness) -> None:
     payload = body("service")
     del payload["contract"]["quality_guarantee"]

@@ -54,7 +54,8 @@ FUZZ = settings(deadline=None, derandomize=True, database=None, phases=[Phase.ex
 
 WEBHOOK = "/v1/webhooks/{source_id}"
 CONNECT = "/v1/esign/docusign/connect"
-HTML_ROUTES = {"/sign/{token}", "/signed"}  # the signer's pages: HTML whatever the status
+# The signer's and the approver's pages: HTML whatever the status.
+HTML_ROUTES = {"/sign/{token}", "/signed", "/approval/{token}"}
 OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 # The webhook takes the most hostile input before authentication, and reads six CRM dialects: it gets
 # this many times a route's share of the cases.

@@ -451,7 +451,11 @@ def test_at_least_one_signer():
     [
         ("signers[0].party", "them", "must be one of 'ours' or 'counterparty', not the string 'them'"),
         ("signers[0].delivery", "sms", "must be one of 'email' or 'embedded', not the string 'sms'"),
-        ("locale", "zh", "must be one of 'zh-CN' or 'en', not the string 'zh'"),
+        ("locale", "zh", "must be one of 'zh-CN', 'en' or 'zh-CN+en', not the string 'zh'"),
+        ("locale", "en+zh-CN", "must be one of 'zh-CN', 'en' or 'zh-CN+en', not the string 'en+zh-CN'"),
+        ("locale", "zh-CN+fr", "must be one of 'zh-CN', 'en' or 'zh-CN+en', not the string 'zh-CN+fr'"),
+        ("prevailing_language", "zh-CN+en", "must be one of 'zh-CN' or 'en', not the string 'zh-CN+en'"),
+        ("prevailing_language", "fr", "must be one of 'zh-CN' or 'en', not the string 'fr'"),
         ("type", "lease", "must be one of 'sales', 'service', 'partner' or 'supplier', not the string 'lease'"),
         ("title", "   ", "must not be empty"),
         ("title", 7, "must be a string, not the number 7"),
