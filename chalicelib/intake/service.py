@@ -22,12 +22,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.contracts import ContractInvalid, parse_webhook_body
+from chalicelib.contracts.workdays import WorkingCalendar
 from chalicelib.core.errors import ApiError, MalformedBody, NotFound, PayloadTooLarge, UnsupportedMediaType, quoted
 from chalicelib.core.observability import add_log_keys, count, logger
 from chalicelib.intake import enrichment, events
 from chalicelib.intake.base import Adapter, InboundEvent, InboundRequest, IntakeResult, NeedsEnrichment
 from chalicelib.intake.crm import CrmRecord, MappedAdapter
 from chalicelib.intake.mapping import crm_field_for
+from chalicelib.reminders.scheduling import tenant_settings
+from chalicelib.reminders.settings import SettingsError
 from chalicelib.store import contracts as store
 from chalicelib.store.registry import Source, get_source
 
@@ -105,7 +108,7 @@ def _accept(source: Source, event: InboundEvent | NeedsEnrichment) -> IntakeResu
     if not event.delivery_id:
         raise MalformedBody("no delivery id: send a webhook-id header or an event_id")
     try:
-        envelope = parse_webhook_body(event.body)
+        envelope = parse_webhook_body(event.body, calendar=_tenant_calendar(source.tenant_id))
     except ContractInvalid as invalid:
         raise _validation_error(invalid, event.field_sources) from invalid
     if envelope.event == "contract.created":
@@ -116,6 +119,15 @@ def _accept(source: Source, event: InboundEvent | NeedsEnrichment) -> IntakeResu
     if envelope.event == "contract.updated":
         return events.updated(source, event, envelope.contract)
     return events.cancelled(source, event, envelope.crm_record_id)
+
+
+def _tenant_calendar(tenant_id: str) -> WorkingCalendar | None:
+    """The tenant's working calendar (its settings' `calendar`), for a milestone due in working days;
+    None: the contract locale's default. Settings that do not validate are the reminders' to report."""
+    try:
+        return tenant_settings(tenant_id).calendar
+    except SettingsError:
+        return None
 
 
 def _pending(source: Source, pending: NeedsEnrichment) -> IntakeResult:
