@@ -176,15 +176,14 @@ def contract_document(contract_id: str) -> Response:
     tenant_id = _tenant()
     version = document_links.check_version(_query().get("version"))
     url = document_links.document_url(api.load_contract(tenant_id, contract_id), version)
-    return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    return _redirect(url)
 
 
 # The stable link written onto the CRM record (write-back): no API key, the link id is the capability.
 @app.route("/v1/signed/{link_id}", methods=["GET"])
 @api_route
 def signed_document(link_id: str) -> Response:
-    url = document_links.signed_url_by_link(link_id)
-    return Response(body="", status_code=302, headers={"Location": url, **PAGE_HEADERS})
+    return _redirect(document_links.signed_url_by_link(link_id), public=True)
 
 
 @app.route("/v1/contracts/preview", methods=["POST"], content_types=["application/json"])
@@ -236,6 +235,12 @@ def submit_approval_link(token: str) -> Response:
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
+def _redirect(url: str, *, public: bool = False) -> Response:
+    """302 to a short-lived document URL; a public link's answer gives no Referer away either."""
+    headers = PAGE_HEADERS if public else {"Cache-Control": "no-store"}
+    return Response(body="", status_code=302, headers={"Location": url, **headers})
+
+
 def _page(page: Any) -> Response:
     if page.redirect:
         return Response(body="", status_code=302, headers={"Location": page.redirect, **PAGE_HEADERS})
@@ -259,16 +264,14 @@ def record_execution_entry(contract_id: str) -> Response:
 @app.route("/v1/contracts/{contract_id}/evidence", methods=["GET"])
 @api_route
 def contract_evidence(contract_id: str) -> Response:
-    url = evidence.evidence_url(api.load_contract(_tenant(), contract_id))
-    return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    return _redirect(evidence.evidence_url(api.load_contract(_tenant(), contract_id)))
 
 
 # The evidence bundle's stable link (written back with the signed status): the link id is the capability.
 @app.route("/v1/evidence/{link_id}", methods=["GET"])
 @api_route
 def evidence_by_link(link_id: str) -> Response:
-    url = evidence.evidence_url_by_link(link_id)
-    return Response(body="", status_code=302, headers={"Location": url, **PAGE_HEADERS})
+    return _redirect(evidence.evidence_url_by_link(link_id), public=True)
 
 
 @app.route("/v1/contracts", methods=["GET"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 from chalicelib.contracts.lifecycle import SIGNED
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
-from chalicelib.store import contracts as store
 from chalicelib.store import document_links as links
 from chalicelib.store import documents
 
@@ -49,8 +48,7 @@ def signed_link_path(tenant_id: str, contract_id: str) -> str:
 
 def signed_url_by_link(link_id: str) -> str:
     """GET /v1/signed/{link id}: a fresh short-lived URL of the signed PDF (409 while archiving)."""
-    found = links.contract_of(link_id)
-    record = store.find_contract(*found) if found else None
+    record = links.linked_contract(link_id)
     if record is None:
         raise NotFound("no such document link")
     return document_url(record, "signed")

@@ -16,8 +16,9 @@ import secrets
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from chalicelib.contracts.stored import StoredContract
 from chalicelib.store.contention import raise_if_transient, translated
-from chalicelib.store.contracts import now_utc
+from chalicelib.store.contracts import find_contract, now_utc
 from chalicelib.store.models import KeyRecord
 
 LINK_ID_BYTES = 16
@@ -68,3 +69,9 @@ def contract_of(link_id: str, kind: str = SIGNED) -> tuple[str, str] | None:
     if not item.tenant_id or not item.contract_id:
         return None
     return str(item.tenant_id), str(item.contract_id)
+
+
+def linked_contract(link_id: str, kind: str = SIGNED) -> StoredContract | None:
+    """The contract a link of that kind opens, or None (no such link, or the contract is gone)."""
+    found = contract_of(link_id, kind)
+    return find_contract(*found) if found else None

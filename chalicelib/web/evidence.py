@@ -95,8 +95,7 @@ def evidence_url(record: StoredContract) -> str:
 
 def evidence_url_by_link(link_id: str) -> str:
     """GET /v1/evidence/{link id}: the bundle's fresh short-lived URL (409 until signed and archived)."""
-    found = links.contract_of(link_id, links.EVIDENCE)
-    record = store.find_contract(*found) if found else None
+    record = links.linked_contract(link_id, links.EVIDENCE)
     if record is None:
         raise NotFound("no such evidence link")
     return evidence_url(record)

@@ -12,25 +12,18 @@ link asked for comes from a new grant. `/signed` is where DocuSign sends the sig
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from chalicelib.contracts.lifecycle import ENVELOPE_OPEN, Status
 from chalicelib.contracts.locales import primary_locale_of
 from chalicelib.contracts.stored import StoredContract
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ApiError, NotFound, RetryableError
-from chalicelib.core.link_keys import KeyRing, key_ring
+from chalicelib.core.link_keys import KeyRing, seal, unseal
 from chalicelib.esign import envelopes
 from chalicelib.esign.envelopes import signer_specs
 from chalicelib.esign.signing_settings import for_tenant
@@ -43,8 +36,6 @@ NOT_YET_CODES = frozenset({"RECIPIENT_NOT_IN_SEQUENCE"})
 LINK_TOKEN_MINUTES = 10  # long enough to click through from the app that asked, short enough to leak little
 TOKEN_USE = "signing-link"
 MAX_TOKEN_LENGTH = 400  # ours are ~170 characters
-_TOKEN_SHAPE = re.compile(r"([0-9a-f]{8})\.([A-Za-z0-9_-]{40,400})")
-_NONCE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -56,39 +47,20 @@ class LinkClaims:
     expires_at: int  # epoch seconds
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def make_token(claims: LinkClaims, ring: KeyRing | None = None) -> str:
-    key = (ring or key_ring()).current
-    body = json.dumps({"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer, "g": claims.grant_id,
-                       "x": claims.expires_at}, separators=(",", ":")).encode()
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key.derived(TOKEN_USE)).encrypt(nonce, body, key.kid.encode())
-    return f"{key.kid}.{_b64(nonce + sealed)}"
+    return seal(TOKEN_USE, {"t": claims.tenant_id, "c": claims.contract_id, "s": claims.signer,
+                            "g": claims.grant_id, "x": claims.expires_at}, ring)
 
 
 def read_token(token: str, ring: KeyRing | None = None) -> LinkClaims | None:
     """The claims of a token we sealed with a key still accepted; None for anything else (expiry is
     the caller's to judge, so an expired link can say so)."""
-
-    match = _TOKEN_SHAPE.fullmatch(token) if len(token) <= MAX_TOKEN_LENGTH else None
-    if match is None:
-        return None
-    key = (ring or key_ring()).find(match.group(1))
-    if key is None:
+    data = unseal(TOKEN_USE, token, MAX_TOKEN_LENGTH, ring)
+    if data is None:
         return None
     try:
-        sealed = _unb64(match.group(2))
-        body = AESGCM(key.derived(TOKEN_USE)).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], key.kid.encode())
-        data = json.loads(body)
         return LinkClaims(str(data["t"]), str(data["c"]), int(data["s"]), str(data["g"]), int(data["x"]))
-    except (InvalidTag, ValueError, KeyError, TypeError, binascii.Error):
+    except (KeyError, TypeError, ValueError):
         return None
 
 

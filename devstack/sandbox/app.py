@@ -65,6 +65,14 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             raise ApiError(400, "INVALID_REQUEST_BODY", "expected a JSON object")
         return data
 
+    def pem_refusal(pem: str) -> Response | None:
+        """400 for a public key the JWT grant could not be checked with (an integration's keypair)."""
+        try:
+            load_pem_public_key(pem.encode())
+        except ValueError as exc:
+            return _error(400, "INVALID_REQUEST_BODY", f"public_key_pem is not a PEM public key: {exc}")
+        return None
+
     def bearer() -> str | None:
         scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -359,10 +367,9 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         pem = str(data.get("public_key_pem") or "")
         if not key or not pem:
             return _error(400, "INVALID_REQUEST_BODY", "integration_key and public_key_pem are required")
-        try:
-            load_pem_public_key(pem.encode())
-        except ValueError as exc:
-            return _error(400, "INVALID_REQUEST_BODY", f"public_key_pem is not a PEM public key: {exc}")
+        refused = pem_refusal(pem)
+        if refused is not None:
+            return refused
         with sandbox.lock:
             sandbox.integrations[key] = pem
         return _json(
@@ -389,11 +396,9 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         pem = str(data.get("public_key_pem") or "")
         if bool(key) != bool(pem):
             return _error(400, "INVALID_REQUEST_BODY", "integration_key and public_key_pem go together")
-        if pem:
-            try:
-                load_pem_public_key(pem.encode())
-            except ValueError as exc:
-                return _error(400, "INVALID_REQUEST_BODY", f"public_key_pem is not a PEM public key: {exc}")
+        refused = pem_refusal(pem) if pem else None
+        if refused is not None:
+            return refused
         with sandbox.lock:
             if account_id in sandbox.accounts:
                 return _error(409, "ACCOUNT_EXISTS", f"account {account_id} already exists")
