@@ -20,6 +20,7 @@ from chalicelib.jobs import reconcile, runner
 from chalicelib.jobs.connect_listener import receive_connect
 from chalicelib.notify.ses_feedback import handle_sns_event
 from chalicelib.reminders import hourly
+from chalicelib.reminders import projection as _projection  # noqa: F401 - hands the analytics projection to the store
 from chalicelib.web import (
     analytics,
     api,
@@ -27,6 +28,7 @@ from chalicelib.web import (
     collections,
     consent,
     contract_actions,
+    contract_page,
     evidence,
     execution_log,
     listing,
@@ -231,6 +233,44 @@ def submit_approval_link(token: str) -> Response:
     return _page(approval_pages.submit(token, _raw_body(), header(_request().headers, "accept-language")))
 
 
+# The contract page behind an email's link (the token is the only credential; GET never acts, the
+# form's POST records what the link's scope allows), and the files it links to.
+@app.route("/c/{token}", methods=["GET"])
+@api_route
+def open_contract_page(token: str) -> Response:
+    return _page(contract_page.open_page(token, header(_request().headers, "accept-language")))
+
+
+@app.route("/c/{token}", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+@api_route
+def submit_contract_page(token: str) -> Response:
+    return _page(contract_page.submit(token, _raw_body(), header(_request().headers, "accept-language")))
+
+
+@app.route("/c/{token}/{kind}", methods=["GET"])
+@api_route
+def contract_page_file(token: str, kind: str) -> Response:
+    url, page = contract_page.file_url(token, kind, header(_request().headers, "accept-language"))
+    return _redirect(url, public=True) if url else _page(page)
+
+
+@app.route("/v1/contracts/{contract_id}/share", methods=["POST", "DELETE"],
+           content_types=["application/json", "text/plain"])
+@api_route
+def share_contract(contract_id: str) -> Any:
+    request = _request()
+    authorization = header(request.headers, "authorization")
+    if request.method == "DELETE":
+        return contract_page.revoke(_tenant(), contract_id, None, authorization)
+    return json_response(contract_page.share(_tenant(), contract_id, _raw_body(), authorization), 201)
+
+
+@app.route("/v1/contracts/{contract_id}/share/{link_id}", methods=["DELETE"])
+@api_route
+def revoke_share_link(contract_id: str, link_id: str) -> dict[str, Any]:
+    return contract_page.revoke(_tenant(), contract_id, link_id, header(_request().headers, "authorization"))
+
+
 # Signing pages carry a token in their URL: no cache keeps it, no Referer gives it away.
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -259,6 +299,13 @@ def record_milestone(contract_id: str, milestone_id: str) -> dict[str, Any]:
 def record_execution_entry(contract_id: str) -> Response:
     body, status = execution_log.record(_tenant(), contract_id, _raw_body())
     return json_response(body, status)
+
+
+# One file of an entry: 302 to a 5-minute URL that downloads it (Content-Disposition: attachment).
+@app.route("/v1/contracts/{contract_id}/execution/{entry_id}/attachments/{index}", methods=["GET"])
+@api_route
+def execution_attachment(contract_id: str, entry_id: str, index: str) -> Response:
+    return _redirect(execution_log.attachment_url(_tenant(), contract_id, entry_id, index))
 
 
 @app.route("/v1/contracts/{contract_id}/evidence", methods=["GET"])

@@ -6,7 +6,8 @@ it would against DocuSign's). N contracts with one email signer each are posted;
 each envelope as soon as it is out (the sandbox's signing page: not an API call). The physical
 limit is B ÷ (calls per contract) contracts per hour; throughput is the contracts completed per
 hour the run used, as a ratio to it. Calls per contract are counted by the sandbox: a create and the
-combined-document download (archive), nothing else on a first attempt.
+archive's two downloads (the combined document, the certificate of completion alone), nothing else on
+a first attempt.
 
 `python -m bench.bench_docusign_budget [--contracts 60 --budget 20 --hour-seconds 20] [--write]`
 """
@@ -28,7 +29,7 @@ from devstack.stack import Stack, StackState, free_port, http_json
 from reliability.load import count_contracts, plan, post
 
 ROOT = Path(__file__).resolve().parents[1]
-DONE = {"active", "expiring"}  # signed and archived (the archive is the second call)
+DONE = {"active", "expiring"}  # signed and archived (the archive makes the second and third calls)
 
 
 def _sign_what_is_out(state: StackState, signed: set[str]) -> None:
@@ -112,8 +113,9 @@ def section(result: dict[str, Any], command: str) -> str:
         f"| {result['calls']} | {result['calls_per_contract']} | {result['refused_by_docusign']} "
         f"| {result['hours_used']} | {result['completed_per_hour']} | {result['physical_limit_per_hour']} "
         f"| **{result['ratio']}** |\n\n"
-        "Calls per contract on a first attempt: one create and one combined-document download (the "
-        "archive); an embedded signer adds one recipient view per click. The physical limit is the "
+        "Calls per contract on a first attempt: one create and two downloads by the archive (the combined "
+        "document and the certificate of completion alone, kept for the evidence bundle); an embedded "
+        "signer adds one recipient view per click. The physical limit is the "
         "budget ÷ calls per contract; the ratio is what the run completed per hour it used "
         "(every hour from the first call to the last, idle ones included; the last "
         "hour only partly) against it. The governor (chalicelib/esign/governor.py) keeps the jobs "

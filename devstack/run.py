@@ -54,6 +54,8 @@ email signer; the embedded signer (signer 2) signs through signbridge's stable l
 
 and open the "url" it returns. The CRM receiver's page shows each status callback as it arrives.
 Move time:  .venv/bin/python -m devstack clock --at 2027-10-31T09:00:00+08:00
+Operate it: make admin ARGS="tenants list"   (python -m chalicelib.admin … against this stack:
+            tenants add|set|keys, sources add, templates, audit — docs/tenant-settings.md)
 
 Ctrl-C stops everything.""", flush=True)
         while not stopping:

@@ -11,6 +11,9 @@ import argparse
 import importlib
 import sys
 
+from chalicelib.admin import audit
+from chalicelib.reminders import projection as _projection  # noqa: F401 - the store writes analytics rows with it
+
 GROUPS: dict[str, str] = {
     "callbacks": "chalicelib.admin.callbacks",
     "sources": "chalicelib.admin.sources",
@@ -18,15 +21,22 @@ GROUPS: dict[str, str] = {
     "contracts": "chalicelib.admin.contracts",
     "docusign": "chalicelib.admin.docusign",
     "emails": "chalicelib.admin.emails",
+    "analytics": "chalicelib.admin.analytics",
+    "tenants": "chalicelib.admin.tenants",
+    "templates": "chalicelib.admin.templates",
+    "audit": "chalicelib.admin.audit",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.admin", description="signbridge operator commands")
+    parser.add_argument("--actor", help="who runs the command, for the audit log (default: $SIGNBRIDGE_ADMIN_ACTOR, "
+                        "else the AWS caller identity, else the login name)")
     groups = parser.add_subparsers(dest="group", required=True)
     for module in GROUPS.values():
         importlib.import_module(module).add_parser(groups)
     args = parser.parse_args(argv)
+    audit.set_actor(args.actor)
     return int(args.run(args) or 0)
 
 

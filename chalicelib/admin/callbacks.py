@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.admin import audit
 from chalicelib.core.aws import client, enqueue, queue_url
 from chalicelib.core.config import settings
 from chalicelib.notify import callbacks
@@ -140,6 +141,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     replayed = replay(args.limit, include_all=args.all)
+    if replayed:
+        audit.record(None, "callbacks.replay", dlq_name(), None, None, messages=len(replayed))
     for item in replayed:
         print(json.dumps(item, ensure_ascii=False))
     print(f"replayed {len(replayed)} message(s) from {dlq_name()}")
@@ -148,6 +151,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_enable(args: argparse.Namespace) -> int:
     if callbacks.enable_endpoint(args.tenant, args.url):
+        audit.record(args.tenant, "callbacks.enable", f"callback endpoint {callbacks.redact(args.url)}",
+                     {"disabled": True}, {"disabled": False})
         print(f"enabled callbacks to {callbacks.redact(args.url)} for tenant {args.tenant}")
     else:
         print(f"callbacks to {callbacks.redact(args.url)} were not disabled for tenant {args.tenant}")

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.admin import audit
 from chalicelib.admin.callbacks import dlq_name, fresh, scan_dead_letters
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.contracts.stored import StoredContract
@@ -291,6 +292,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     plans, others = plan(contract=(args.tenant, args.contract) if args.contract is not None else None,
                          send_failed=args.send_failed, tenant=args.tenant)
     deleted = apply(plans, args.by or _operator()) if args.apply else 0
+    for item in plans if args.apply else []:
+        if item.step is not None:
+            audit.record(item.tenant_id, "contracts.replay", f"contract {item.contract_id}", {"status": item.status},
+                         None, step=item.step, outcome=item.outcome, failed=item.failed)
     if not args.json:
         print("applying:" if args.apply else "dry run: nothing is changed; run again with --apply to do this:")
     for item in plans:

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from urllib3.exceptions import HTTPError
 
+from chalicelib.admin import audit
 from chalicelib.core.aws import forget_secret, get_secret, put_secret_json
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
@@ -479,6 +480,7 @@ def _cmd_use(args: argparse.Namespace) -> int:
         return 2
     if args.service:
         set_tenant_setting(tenant_id, SETTING, None)
+        audit.record(tenant_id, "docusign.use", f"tenant {tenant_id} docusign", None, {"account": "service"})
         print(f"tenant {tenant_id} sends through the service's DocuSign account again "
               "(envelopes already sent stay in the tenant's account: let them finish first)")
         return 0
@@ -506,6 +508,9 @@ def _cmd_use(args: argparse.Namespace) -> int:
         value["oauth_base"] = args.oauth_base
     put_secret_json(secret_id, value)
     set_tenant_setting(tenant_id, SETTING, {"secret_id": secret_id})
+    audit.record(tenant_id, "docusign.use", f"tenant {tenant_id} docusign", None,
+                 {"account": "own", "secret_id": secret_id, "integration_key": args.integration_key,
+                  "user_id": args.user_id, "private_key": pem, "connect_keys": list(args.connect_key)})
     print(f"tenant {tenant_id} sends through its own DocuSign account (secret {secret_id}); "
           f"check it: python -m chalicelib.admin docusign check --tenant {tenant_id}")
     return 0

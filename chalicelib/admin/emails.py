@@ -15,6 +15,7 @@ import argparse
 import json
 from typing import Any
 
+from chalicelib.admin import audit
 from chalicelib.core.observability import logger
 from chalicelib.store import suppressions
 from chalicelib.store.registry import check_tenant_id
@@ -52,5 +53,7 @@ def _cmd_unsuppress(args: argparse.Namespace) -> int:
         print(f"{args.email} is not suppressed for tenant {tenant_id}")
         return 1
     logger.info("email address unsuppressed by an operator", extra={"tenant_id": tenant_id})
+    audit.record(tenant_id, "emails.unsuppress", f"address {suppressions.normalize(args.email)}",
+                 {"suppressed": True}, {"suppressed": False})
     print(f"{suppressions.normalize(args.email)} gets tenant {tenant_id}'s emails again")
     return 0

@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any
 
+from chalicelib.admin import audit
 from chalicelib.core.aws import client, forget_secret
 from chalicelib.core.config import settings
 from chalicelib.core.link_keys import KeyRing, dump_ring, parse_ring, rotated
@@ -63,6 +64,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_rotate(args: argparse.Namespace) -> int:
+    before = describe(parse_ring(client("secretsmanager").get_secret_value(SecretId=settings().signing_link_secret)
+                                 ["SecretString"]))
     ring = rotate(0 if args.no_overlap else args.overlap_minutes)
+    audit.record(None, "signing-keys.rotate", "signing-link key ring", before, describe(ring),
+                 overlap_minutes=0 if args.no_overlap else args.overlap_minutes)
     print(json.dumps(describe(ring)))
     return 0

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from chalicelib.admin import audit
 from chalicelib.core.aws import _secret_cache, get_secret_json, put_secret_json
 from chalicelib.core.config import settings
 from chalicelib.core.secrets import secret_problem
@@ -45,6 +46,7 @@ from chalicelib.store.registry import (
     active_secrets,
     check_tenant_id,
     clear_cache,
+    find_tenant,
     get_source,
     iter_sources,
     put_source,
@@ -152,8 +154,11 @@ def add_source(
         check_tenant_id(tenant_id)
     except ValueError as err:
         raise AdminError(str(err)) from None
+    if find_tenant(tenant_id) is None:
+        raise AdminError(f"no tenant {tenant_id!r}: create it first with `tenants add --id {tenant_id} --name ...`")
     checked = validate(kind, options or {}, mapping)
-    if not replace_existing and get_source_fresh(source_id) is not None:
+    previous = get_source_fresh(source_id)
+    if not replace_existing and previous is not None:
         raise AdminError(f"source {source_id!r} exists; pass --replace to overwrite it")
     value = _checked_secret(secret) if secret is not None else new_secret(kind, checked)
     name = secret_name(source_id)
@@ -162,8 +167,18 @@ def add_source(
                     mapping=dict(mapping) if mapping is not None else None)
     put_source(source)
     _forget_caches()
+    audit.record(tenant_id, "sources.add", f"source {source_id}", _audited(previous), _audited(source),
+                 secret="generated" if secret is None else "given")
     url = webhook_url(source, value, base_url)
     return SourceInfo(source, value, url, setup_hints(source, value, url))
+
+
+def _audited(source: Source | None) -> dict[str, Any] | None:
+    """A source as the audit log keeps it (the secrets themselves live in Secrets Manager, not here)."""
+    if source is None:
+        return None
+    return {"tenant_id": source.tenant_id, "kind": source.kind, "options": source.options,
+            "mapping_override": source.mapping is not None}
 
 
 def rotate_secret(
@@ -193,6 +208,8 @@ def rotate_secret(
     # Only the webhook secrets rotate: the CRM API credential ("api") stays as it is.
     _write_secret(source.secret_id, {**_secret_value(source.secret_id), "secrets": kept}, create=False)
     _forget_caches()
+    audit.record(source.tenant_id, "sources.rotate", f"source {source_id}", None, None,
+                 overlap_until=cutoff.isoformat(), secrets_kept=len(kept) - 1)
     url = webhook_url(source, value, base_url)
     return SourceInfo(source, value, url, setup_hints(source, value, url))
 
@@ -243,6 +260,8 @@ def set_api(source_id: str, api: Mapping[str, Any] | None, options: Mapping[str,
         put_source(Source(source_id=source.source_id, tenant_id=source.tenant_id, kind=source.kind,
                           secret_id=source.secret_id, options=merged, mapping=source.mapping))
     _forget_caches()
+    audit.record(source.tenant_id, "sources.set-api", f"source {source_id}", {"options": source.options},
+                 {"options": merged}, api_credential="replaced" if api is not None else "unchanged")
     stored = _secret_value(source.secret_id).get("api") if source.secret_id else None
     return {"source_id": source.source_id, "kind": source.kind,
             "api_credential": sorted(stored) if isinstance(stored, dict) else None, "options": merged}

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from .money import decimal_to_str, fraction_digits, integer_digits, parse_amount
-from .workdays import MAX_DUE_DAYS
+from .workdays import MAX_DUE_DAYS, MAX_NOTICE_WORKING_DAYS
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
@@ -279,6 +279,19 @@ RoutingOrder = Annotated[int, Strict(), _at_least(1), WithJsonSchema({"type": "i
 NonNegativeInt = Annotated[int, Strict(), _at_least(0), WithJsonSchema({"type": "integer", "minimum": 0})]
 
 
+def _at_most(maximum: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if value > maximum:
+            raise ValueError(f"must be {maximum} or less, not {value}")
+        return value
+
+    return AfterValidator(check)
+
+
+NoticeWorkingDays = Annotated[int, Strict(), _at_least(0), _at_most(MAX_NOTICE_WORKING_DAYS),
+                              WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_NOTICE_WORKING_DAYS})]
+
+
 def _null_is_empty(value: object) -> object:
     # CRMs send null for an empty list; treat it as the empty list rather than an error.
     return [] if value is None else value
@@ -433,8 +446,17 @@ class OrderedSigner:
         return self.signer.delivery
 
 
+def _one_notice_period(schema: dict[str, Any]) -> None:
+    """The published schema says what validation.py says: a notice period in days or in working
+    days, not both (null counts as not given)."""
+    both = ["renewal_notice_days", "renewal_notice_working_days"]
+    schema["not"] = {"required": both, "properties": {name: {"type": "integer"} for name in both}}
+
+
 class Contract(_Model):
     """The canonical contract. Build it with `parse_contract`, not `model_validate`."""
+
+    model_config = ConfigDict(json_schema_extra=_one_notice_period)
 
     crm_record_id: Identifier
     number: Line
@@ -452,6 +474,9 @@ class Contract(_Model):
     end_date: IsoDate | None = None
     auto_renew: Annotated[bool, Strict()] = False
     renewal_notice_days: NonNegativeInt | None = None
+    # The same notice counted in working days of the contract's calendar (reminders/planning.py
+    # `cancel_by_date`); at most one of the two (validation.py).
+    renewal_notice_working_days: NoticeWorkingDays | None = None
     parties: Parties
     signers: list[Signer]
     cc: Annotated[list[Person], BeforeValidator(_null_is_empty)] = Field(default_factory=list)

@@ -412,7 +412,19 @@ def _cross_field_rules(raw: dict[str, Any]) -> list[ErrorDetail]:
         *_milestone_id_rule(raw),
         *_currency_precision_rule(raw),
         *_prevailing_language_rule(raw),
+        *_notice_period_rule(raw),
     ]
+
+
+def _notice_period_rule(raw: dict[str, Any]) -> list[ErrorDetail]:
+    # Two notice periods would leave the cancel-by date to whichever one the reader happened to pick.
+    if raw.get("renewal_notice_days") is None or raw.get("renewal_notice_working_days") is None:
+        return []
+    return [ErrorDetail(
+        "contract.renewal_notice_working_days",
+        "give the renewal notice period once: renewal_notice_days (calendar days) or "
+        "renewal_notice_working_days (working days), not both",
+    )]
 
 
 def _prevailing_language_rule(raw: dict[str, Any]) -> list[ErrorDetail]:

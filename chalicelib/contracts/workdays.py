@@ -30,6 +30,7 @@ import chinese_calendar  # ~6 ms to import: light enough for the webhook path
 __all__ = [
     "DEFAULT_COUNTRY_BY_LOCALE",
     "MAX_DUE_DAYS",
+    "MAX_NOTICE_WORKING_DAYS",
     "WorkingCalendar",
     "add_calendar_days",
     "calendar_for_locale",
@@ -37,6 +38,8 @@ __all__ = [
 
 # "N days after" beyond ten years is a typo (and the counting loop stays short).
 MAX_DUE_DAYS = 3650  # also the bound of a contract milestone's `due` (model.py, validation.py)
+# A renewal notice period in working days: about a year of them (~250) at most; more is a typo.
+MAX_NOTICE_WORKING_DAYS = 250
 # A contract's locale names its country when nothing else does: zh-CN contracts follow the PRC
 # calendar (so do bilingual zh-CN+en ones: a Chinese text means a Chinese contract); an English
 # contract could be anywhere, so it gets plain Monday to Friday.

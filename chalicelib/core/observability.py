@@ -87,10 +87,11 @@ def current_log_keys() -> dict[str, Any]:
 
 
 # Paths that carry a bearer secret: a signing-link token opens a signer's signing view, an approval
-# link's token approves or rejects a contract.
-_SECRET_PATHS = re.compile(r"(/sign/|/approval/)[^/?#\s\"]+")
+# link's token approves or rejects a contract, a contract-page link's shows one (and may record a payment).
+_SECRET_PATHS = re.compile(r"(/sign/|/approval/|/c/)[^/?#\s\"]+")
 
 
 def redact_path(text: str) -> str:
-    """A request line or URL fit for a log: signing-link and approval-link tokens replaced by `[redacted]`."""
+    """A request line or URL fit for a log: signing-link, approval-link and contract-page tokens replaced
+    by `[redacted]`."""
     return _SECRET_PATHS.sub(r"\1[redacted]", text)

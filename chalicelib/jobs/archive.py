@@ -1,5 +1,13 @@
-"""The archive job: the combined signed PDF (with DocuSign's certificate) to S3 with its sha256, then
-the contract is in force and its reminders are planned."""
+"""The archive job: the combined signed PDF (with DocuSign's certificate) and the certificate of
+completion alone to S3, each with its sha256, then the contract is in force and its reminders are
+planned.
+
+The certificate is fetched here, when the envelope completes, rather than when an evidence bundle is
+first asked for: it is evidence, so it is kept while DocuSign certainly still has it (an account's
+retention policy may purge a completed envelope's documents), and the evidence route never spends
+DocuSign's budget inside a request. It costs one call per contract (three with the create and the
+combined document; BENCHMARKS.md). Splitting it off the combined PDF instead would need the number
+of the contract's own pages, which only another call tells."""
 
 from __future__ import annotations
 
@@ -19,11 +27,18 @@ def run(tenant_id: str, contract_id: str) -> str:
     if record.status != Status.COMPLETED:
         return f"nothing to do ({record.status})"
     if record.signed is None:
+        # Both downloads before any write: a refusal (budget, outage) on the second leaves nothing behind.
         pdf = envelopes.combined_pdf(tenant_id, record.envelope_id)
+        certificate = envelopes.certificate_pdf(tenant_id, record.envelope_id)
         ref = documents.put_signed(tenant_id, contract_id, record.envelope_id, pdf)
+        cert = documents.put_certificate(tenant_id, contract_id, record.envelope_id, certificate)
         try:
-            record = store.record_archived(record, ref, {"sha256": ref.sha256, "bytes": len(pdf), "s3_key": ref.key,
-                                                         "version_id": ref.version_id})
+            # The certificate's reference lives in the `archived` event (web/evidence.py reads it there).
+            record = store.record_archived(record, ref, {
+                "sha256": ref.sha256, "bytes": len(pdf), "s3_key": ref.key, "version_id": ref.version_id,
+                "certificate": {"sha256": cert.sha256, "bytes": len(certificate), "s3_key": cert.key,
+                                "version_id": cert.version_id},
+            })
             logger.info("signed PDF archived", extra={"contract_id": contract_id, "sha256": ref.sha256})
         except store.StaleStatus:
             # A second copy of this job recorded it first (its S3 version is the one on record).

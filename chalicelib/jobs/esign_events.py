@@ -18,11 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.contracts.lifecycle import Status, can_move
+from chalicelib.contracts.locales import primary_locale_of
 from chalicelib.contracts.stored import SignerProgress, StoredContract
 from chalicelib.core.aws import enqueue
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, logger
 from chalicelib.esign.connect import RECIPIENT_RANK, ConnectMessage
+from chalicelib.lifecycle import share_tokens
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import emails, mailer
 from chalicelib.store import contracts as store
@@ -178,7 +180,9 @@ def notify_owner(record: StoredContract) -> None:
     if not store.claim_once(key, OWNER_NOTICE_TTL, tenant_id=record.tenant_id, contract_id=record.contract_id):
         return
     try:
-        email = emails.owner_notice(record)
+        link, _ = share_tokens.mint(record.tenant_id, record.contract_id, str(owner["email"]),
+                                    emails.locale_of(primary_locale_of(record)))  # a notice: no action
+        email = emails.owner_notice(record, link)
         message_id = mailer.send(email)
     except RetryableError:
         store.release_claim(key)

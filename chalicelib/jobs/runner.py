@@ -17,7 +17,7 @@ from chalicelib.core.config import configuration_problems, settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.observability import count, log_context, logger
 from chalicelib.esign.governor import RateLimited
-from chalicelib.jobs import archive, crm_writeback, enrich, send, void
+from chalicelib.jobs import archive, crm_writeback, enrich, replan, send, void
 from chalicelib.lifecycle import approval_sla
 from chalicelib.lifecycle.transitions import transition
 from chalicelib.notify import callbacks
@@ -42,6 +42,7 @@ def _jobs(context: Any = None) -> dict[str, Callable[[dict[str, Any]], str]]:
         "enrich": enrich.run,
         approval_sla.JOB: approval_sla.run,
         CRM_WRITEBACK_JOB: crm_writeback.run,
+        replan.JOB: replan.run,  # admin tenants set: a setting planning reads changed
         "reminders": lambda m: hourly.run_job(m, context),  # the Lambda context: its time budget
     }
 

@@ -115,8 +115,9 @@ def approval_request(record: Contract, reasons: Sequence[str], to: Sequence[str]
     return compose("approval_request", locale, context, to, **_about(record))
 
 
-def owner_notice(record: Contract) -> Email:
-    """Tells the contract's owner it was declined or voided (expired included)."""
+def owner_notice(record: Contract, link: str | None = None) -> Email:
+    """Tells the contract's owner it was declined or voided (expired included); `link` is the owner's
+    own contract-page link (lifecycle/share_tokens, minted by the caller: a notice allows no action)."""
     document = record.document or {}
     locale = primary_locale_of(record)  # a bilingual contract: its prevailing language
     kind = "declined" if Status(record.status) == Status.DECLINED else "voided"
@@ -133,7 +134,7 @@ def owner_notice(record: Contract) -> Email:
         "expired": kind == "voided" and known is not None and known.code == "expired",
         "decliner": ({"name": decliner.name, "email": decliner.email, "reason": decliner.declined_reason or ""}
                      if decliner is not None else None),
-        "link": f"{settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
+        "link": link or f"{settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
     }
     return compose(kind, locale, context, [str(owner["email"])], **_about(record))
 

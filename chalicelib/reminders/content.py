@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.contracts.locales import primary_locale_of
 from chalicelib.contracts.stored import StoredContract, StoredReminder
-from chalicelib.core.config import settings as app_settings
+from chalicelib.core.link_keys import KeyRing
+from chalicelib.lifecycle import share_tokens
 from chalicelib.notify import emails
 from chalicelib.notify.mailer import Attachment, Email
 from chalicelib.reminders.planning import next_term
@@ -73,7 +74,7 @@ def format_day(value: date | str, locale: str) -> str:
 
 
 def context(record: StoredContract, reminder: StoredReminder, now: datetime,
-            tenant: TenantSettings | None = None) -> dict[str, Any]:
+            tenant: TenantSettings | None = None, ring: KeyRing | None = None) -> dict[str, Any]:
     tenant = tenant or TenantSettings()
     locale = _locale(record)
     document = record.document or {}
@@ -128,6 +129,7 @@ def context(record: StoredContract, reminder: StoredReminder, now: datetime,
             term.get("end") or document.get("end_date")) else None,
         "start_text": format_day(term["start"], locale) if term.get("start") else None,
         "renewal_notice_days": document.get("renewal_notice_days"),
+        "renewal_notice_working_days": document.get("renewal_notice_working_days"),
         "new_term_text": (format_day(renewal_new_end.start, locale), format_day(renewal_new_end.end, locale))
         if renewal_new_end else None,
         "days_left": (anchor - today).days,
@@ -135,7 +137,11 @@ def context(record: StoredContract, reminder: StoredReminder, now: datetime,
         "offset_days": detail.get("offset_days"),
         "escalation": detail.get("escalation"),
         "sent_on_text": format_day(today, locale),
-        "link": f"{app_settings().public_base_url.rstrip('/')}/v1/contracts/{record.contract_id}",
+        # The addressees' own contract page: a payment reminder's lets them mark this milestone paid, a
+        # delivery reminder's delivered, a term notice's only shows (lifecycle/share_tokens).
+        "link": share_tokens.mint(record.tenant_id, record.contract_id, ", ".join(reminder.to), locale,
+                                  share_tokens.scope_for_reminder(kind), milestone_id=detail.get("milestone_id"),
+                                  ring=ring)[0],
     }
 
 
@@ -163,8 +169,8 @@ def calendar_file(ctx: dict[str, Any], reminder: StoredReminder, now: datetime) 
 
 
 def compose(record: StoredContract, reminder: StoredReminder, now: datetime,
-            tenant: TenantSettings | None = None) -> Email:
-
-    ctx = context(record, reminder, now, tenant)
+            tenant: TenantSettings | None = None, ring: KeyRing | None = None) -> Email:
+    """The reminder email; `ring` seals its contract-page link (default: the stored key ring)."""
+    ctx = context(record, reminder, now, tenant, ring)
     return emails.reminder(ctx, to=reminder.to, cc=reminder.cc, attachments=(calendar_file(ctx, reminder, now),),
                            tenant_id=record.tenant_id, contract_id=record.contract_id)

@@ -33,6 +33,7 @@ def record_execution(
     body: object,
     *,
     source: str = "api",
+    by: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Records a payment or a delivery (the API route and the CRM update both call this), then
@@ -45,7 +46,8 @@ def record_execution(
 
     404 unknown contract or milestone; 409 the contract is not signed yet or has ended, or the
     request does not fit the milestone (`apply_execution`); 422 a body invalid on its own (bad
-    status, amount or date)."""
+    status, amount or date). `by` names who recorded it on the timeline (a contract-page link's
+    recipient)."""
     request = parse_execution(body)
     for _attempt in range(_WRITE_ATTEMPTS):
         record = store.find_contract(tenant_id, contract_id)
@@ -74,7 +76,7 @@ def record_execution(
         except store.StaleStatus:
             continue  # changed under us: read again and re-check against the new state
         detail: dict[str, Any] = {"milestone_id": milestone_id, "kind": ref.kind, "status": new["status"],
-                                  "source": source}
+                                  "source": source, **({"by": by} if by else {})}
         if ref.kind == "payment":
             last = new["payments"][-1]
             detail.update(amount=last["amount"], paid_on=last["paid_on"], paid_amount=new["paid_amount"],

@@ -31,8 +31,13 @@ payment due on Sunday gets its due-date reminder on Monday and "1 day overdue" o
 
 Cancel-by. For auto-renewing contracts the deadline that costs money is the cancel-by date:
 `end - renewal_notice_days - renewal_send_buffer_days`, moved back to a business day when it falls
-on a day off (a notice must be received in time, so the safe side is earlier). Renewal notices
-replace the expiry ladder.
+on a day off (a notice must be received in time, so the safe side is earlier). A contract that
+counts its notice in working days (`renewal_notice_working_days` = N) is due notice on the N-th
+working day before the end date, the end date itself not counted (N = 1: the last working day
+before it; N = 0: the end date), counted on the tenant's working `calendar`, else on its locale's
+(zh-CN, zh-CN+en: the PRC calendar, as for a milestone due in working days), with the tenant's
+`holidays` and `make_up_workdays` on top; then the send buffer and the move back to a business day
+as above. Renewal notices replace the expiry ladder.
 
 Catching up (`now`). Reminders due before `now` are dropped, except the latest already-due one of
 each sequence, which is kept and re-timed to the first business moment at or after `now`: a
@@ -55,12 +60,14 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chalicelib.contracts.workdays import MAX_NOTICE_WORKING_DAYS, calendar_for_locale
 
 from .settings import MAX_LADDER_DAYS, TenantSettings
 
@@ -295,17 +302,38 @@ def _renewal_steps(
 
 def cancel_by_date(contract: Mapping[str, Any], settings: TenantSettings, end: date) -> date:
     """The cancel-by date of an auto-renewing contract whose term ends on `end` (module docstring,
-    "Cancel-by"); ValueError for an unusable `renewal_notice_days` or time zone."""
+    "Cancel-by"); ValueError for an unusable `renewal_notice_days`, `renewal_notice_working_days`
+    (both given, out of range) or time zone."""
     return _cancel_by(contract, settings, _Calendar(settings, _zone(contract, settings)), end)
 
 
 def _cancel_by(contract: Mapping[str, Any], settings: TenantSettings, cal: _Calendar, end: date) -> date:
     notice = contract.get("renewal_notice_days")
+    working = contract.get("renewal_notice_working_days")
+    if working is not None:
+        if notice is not None:
+            raise ValueError("contract: renewal_notice_days and renewal_notice_working_days both given")
+        if isinstance(working, bool) or not isinstance(working, int) or not 0 <= working <= MAX_NOTICE_WORKING_DAYS:
+            raise ValueError(f"contract.renewal_notice_working_days: not a whole number of days "
+                             f"0..{MAX_NOTICE_WORKING_DAYS}: {working!r}")
+        counting = _Calendar(_counting_settings(contract, settings), cal.zone)
+        notice_day = counting.business_days_before(end, working)
+        return cal.previous_business_day(notice_day - timedelta(days=settings.renewal_send_buffer_days))
     if notice is None:
         notice = DEFAULT_RENEWAL_NOTICE_DAYS
     if isinstance(notice, bool) or not isinstance(notice, int) or not 0 <= notice <= MAX_LADDER_DAYS:
         raise ValueError(f"contract.renewal_notice_days: not a whole number of days 0..3660: {notice!r}")
     return cal.previous_business_day(end - timedelta(days=notice + settings.renewal_send_buffer_days))
+
+
+def _counting_settings(contract: Mapping[str, Any], settings: TenantSettings) -> TenantSettings:
+    """The settings whose business days count a notice period in working days: the tenant's, with
+    its contract locale's calendar when the tenant names none (a Chinese contract's 工作日 are the
+    PRC's, whatever days the tenant sends on)."""
+    if settings.calendar is not None:
+        return settings
+    by_locale = calendar_for_locale(contract.get("locale"))
+    return settings if by_locale.country is None else replace(settings, calendar=by_locale)
 
 
 def _payment_steps(
@@ -480,6 +508,13 @@ class _Calendar:
     def previous_business_day(self, day: date) -> date:
         while not self.is_business_day(day):
             day -= _ONE_DAY
+        return day
+
+    def business_days_before(self, end: date, n: int) -> date:
+        """The n-th business day before `end`, `end` itself not counted; `end` for n = 0."""
+        day = end
+        for _ in range(n):
+            day = self.previous_business_day(day - _ONE_DAY)
         return day
 
     def send_day(self, step: _Step) -> date:

@@ -63,4 +63,6 @@ def defuse_anchors(text: str) -> str:
     identical on the page but no longer matches the anchor, so CRM data cannot move or add a
     signer's tabs.
     """
+    if "/" not in text:  # every anchor has one; most contract text has none (a render wraps hundreds)
+        return text
     return _ANCHOR_LIKE.sub("/" + WORD_JOINER, text)

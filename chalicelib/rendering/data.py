@@ -37,7 +37,9 @@ class Record:
 
     def __init__(self, data: Mapping[str, Any], path: str) -> None:
         self._path = path
-        self._data = {str(key): _wrap(value, f"{path}.{key}") for key, value in data.items()}
+        # A text's path is never asked for: only records and lists get one (and pay for building it).
+        self._data = {str(key): defuse_anchors(value) if type(value) is str else _wrap(value, f"{path}.{key}")
+                      for key, value in data.items()}
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -75,7 +77,8 @@ class RecordList(list[Any]):
     __slots__ = ("_path",)
 
     def __init__(self, values: list[Any], path: str) -> None:
-        super().__init__(_wrap(value, f"{path}[{index}]") for index, value in enumerate(values))
+        super().__init__(defuse_anchors(value) if type(value) is str else _wrap(value, f"{path}[{index}]")
+                         for index, value in enumerate(values))
         self._path = path
 
 

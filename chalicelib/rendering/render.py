@@ -156,9 +156,10 @@ def render_contract(
 
 def _generate(env: ImmutableSandboxedEnvironment, name: str, budget: RenderBudget, **context: Any) -> str:
     parts: list[str] = []
+    append, wrote = parts.append, budget.wrote
     for chunk in env.get_template(name).generate(**context):
-        budget.wrote(len(chunk))
-        parts.append(chunk)
+        wrote(len(chunk))
+        append(chunk)
     return "".join(parts)
 
 
@@ -229,17 +230,28 @@ def _sections(html: str, name: str) -> list[tuple[str, str]]:
 # --- template fingerprint --------------------------------------------------------------------
 
 _references_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+# Per built-in template name: the environment's loaded Template (a new object when its file changed),
+# its source and the templates it references; a render of the shared environment reads its
+# fingerprint from here instead of reading and parsing every source again.
+_built_in_sources: dict[str, tuple[object, str, tuple[str, ...]]] = {}
 
 
 def _sources_used(env: ImmutableSandboxedEnvironment, name: str) -> dict[str, str]:
     """Every template source ``name`` is made of: itself, what it extends, includes, imports."""
     from jinja2 import meta
 
+    shared = not isinstance(env.loader, TenantOverrideLoader)
     sources: dict[str, str] = {}
     pending = [name]
     while pending:
         current = pending.pop()
         if current in sources:
+            continue
+        loaded = env.get_template(current) if shared else None
+        known = _built_in_sources.get(current) if shared else None
+        if known is not None and known[0] is loaded:
+            sources[current] = known[1]
+            pending.extend(known[2])
             continue
         source, filename, _ = env.loader.get_source(env, current)  # type: ignore[union-attr]
         sources[current] = source
@@ -250,6 +262,8 @@ def _sources_used(env: ImmutableSandboxedEnvironment, name: str) -> dict[str, st
             references = tuple(ref for ref in found if ref is not None)  # None: a dynamic name
             if not is_tenant_filename(filename):
                 _references_cache[key] = references
+        if shared:
+            _built_in_sources[current] = (loaded, source, references)
         pending.extend(references)
     return sources
 

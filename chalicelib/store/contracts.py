@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.contracts.approval import document_version
 from chalicelib.contracts.lifecycle import Status, check_move, sources_of
 from chalicelib.contracts.stored import SignerProgress, StoredContract, StoredDocument, TimelineEvent
+from chalicelib.store import analytics
 from chalicelib.store.contention import StoreBusy, StoreError, raise_if_transient, translated
 from chalicelib.store.keys import StoredKey, stored_key
 from chalicelib.store.models import ContractRecord, DocumentRef, EventRecord, KeyRecord, SignerState
@@ -183,12 +184,12 @@ def create_contract(
     event_detail: Mapping[str, Any] | None = None,
 ) -> CreateResult:
     """Creates the contract, its CRM-record claim, the delivery key and the first event in one
-    transaction; a repeated delivery (or the same CRM record again) returns what exists."""
-    crm_record_id = str(document["crm_record_id"])
-    existing = find_by_delivery(source_id, delivery_id, tenant_id) or find_by_crm_record(tenant_id, crm_record_id)
-    if existing is not None:
-        return CreateResult(existing, created=False)
+    transaction; a repeated delivery (or the same CRM record again) returns what exists.
 
+    The transaction comes first: its conditions (no claim for the CRM record, no key for the
+    delivery) are the check, so a new contract costs one write and no read, and only a repeat (the
+    transaction refused) reads what it repeats. The contract returned is the record just written."""
+    crm_record_id = str(document["crm_record_id"])
     now = now_utc()
     contract_id = new_contract_id()
     record = ContractRecord(
@@ -218,12 +219,14 @@ def create_contract(
         expires_at=now + DELIVERY_KEY_TTL,
     )
     first_event = _event(tenant_id, contract_id, "received", Status.RECEIVED, event_detail)
+    counted = analytics.changes(None, stored_contract(record))  # the day's counters, in the same transaction
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.save(claim, condition=KeyRecord.key.does_not_exist())
             tx.save(delivery, condition=KeyRecord.key.does_not_exist())
             tx.save(record, condition=ContractRecord.contract_id.does_not_exist())
             tx.save(first_event)
+            counted.add_to(tx)
     except TransactWriteError as err:
         # Lost a race with a concurrent delivery of the same event or CRM record; or the store was
         # busy (a transaction in progress on the same keys, throttling): then the caller retries.
@@ -232,7 +235,7 @@ def create_contract(
         if winner is None:  # the winner's write is not readable yet: the retry will find it
             raise StoreBusy(f"a concurrent delivery of CRM record {crm_record_id} is being stored") from err
         return CreateResult(winner, created=False)
-    return CreateResult(get_contract(tenant_id, contract_id), created=True)
+    return CreateResult(stored_contract(record), created=True)
 
 
 @translated
@@ -377,32 +380,71 @@ def move_status(
     the store's isolation.
 
     `expect_version` makes the move conditional on the stored document still being that version (the
-    send job moves to `sending` only with the document it read: a CRM update in between fails it)."""
+    send job moves to `sending` only with the document it read: a CRM update in between fails it).
+
+    The tenant's analytics move in the same transaction (`store.analytics`), computed from the
+    contract as read; so the write is also conditional on the row's version, and a refusal because
+    something else changed the row (while the status still allows the move) reads it again and
+    retries: the move happens exactly when it did before, and the counters always start from the
+    state the write replaced."""
     check_move(contract.status, target)
     allowed = [s.value for s in sources_of(target)]
-    update_actions = [
-        ContractRecord.status.set(target.value),
-        ContractRecord.updated_at.set(now_utc()),
-        *changes.actions(),
-    ]
-    update_actions.append(
-        ContractRecord.status_reason.set(reason) if reason else ContractRecord.status_reason.remove()
-    )
-    event = _event(contract.tenant_id, contract.contract_id, event_type, target, detail, at)
-    try:
-        with TransactWrite(connection=_connection()) as tx:
-            condition = ContractRecord.status.is_in(*allowed)
-            if expect_version is not None:
-                condition &= (ContractRecord.document_version == expect_version) | \
-                    ContractRecord.document_version.does_not_exist()
-            tx.update(_row(contract), actions=update_actions, condition=condition, add_version_condition=False)
-            tx.save(event)
-            if step:
-                tx.save(_step_marker(contract, step, now_utc()), condition=KeyRecord.key.does_not_exist())
-    except TransactWriteError as err:
-        raise_if_transient(err)
-        raise StaleStatus(f"{contract.contract_id}: cannot move to {target}") from err
-    return get_contract(contract.tenant_id, contract.contract_id)
+    current = contract
+    for _attempt in range(WRITE_ATTEMPTS):
+        update_actions = [
+            ContractRecord.status.set(target.value),
+            ContractRecord.updated_at.set(now_utc()),
+            *changes.actions(),
+        ]
+        update_actions.append(
+            ContractRecord.status_reason.set(reason) if reason else ContractRecord.status_reason.remove()
+        )
+        event = _event(contract.tenant_id, contract.contract_id, event_type, target, detail, at)
+        after = replace(current, status=target.value, term=changes.term if changes.term is not None else current.term)
+        counted = analytics.changes(current, after, signed_seconds=_seconds_to_sign(current, event.at)
+                                    if target == Status.COMPLETED else None)
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                condition = ContractRecord.status.is_in(*allowed)
+                if expect_version is not None:
+                    condition &= (ContractRecord.document_version == expect_version) | \
+                        ContractRecord.document_version.does_not_exist()
+                tx.update(_row(current), actions=update_actions, condition=condition)
+                tx.save(event)
+                if step:
+                    tx.save(_step_marker(contract, step, now_utc()), condition=KeyRecord.key.does_not_exist())
+                counted.add_to(tx)
+        except TransactWriteError as err:
+            raise_if_transient(err)
+            current = _read_again(current, lambda fresh: fresh.status in allowed, err,
+                                  f"{contract.contract_id}: cannot move to {target}")
+            continue
+        counted.after_commit()
+        return get_contract(contract.tenant_id, contract.contract_id)
+    raise StoreBusy(f"{contract.contract_id}: changed on every attempt to move it to {target}; try again")
+
+
+# A write conditional on the row's version re-reads and retries this often when only the version moved.
+WRITE_ATTEMPTS = 5
+
+
+def _read_again(current: StoredContract, still_allowed: Callable[[StoredContract], bool], err: Exception,
+                message: str) -> StoredContract:
+    """The contract as stored now, when the refusal was only its version moving (another write landed
+    since `current` was read) and the write is still allowed from there; StaleStatus otherwise."""
+    fresh = find_contract(current.tenant_id, current.contract_id)
+    if fresh is None or fresh.version == current.version or not still_allowed(fresh):
+        raise StaleStatus(message) from err
+    return fresh
+
+
+def _seconds_to_sign(contract: StoredContract, completed_at: datetime) -> int | None:
+    """Seconds from the contract's first `envelope_sent` to its completion (the summary's time to sign)."""
+    sent = [e.at for e in EventRecord.query(contract_key(contract.tenant_id, contract.contract_id),
+                                            consistent_read=True, filter_condition=EventRecord.type == "envelope_sent")]
+    if not sent or completed_at < min(sent):
+        return None
+    return int((completed_at - min(sent)).total_seconds())
 
 
 @translated
@@ -483,22 +525,39 @@ def record_milestones(contract: StoredContract, milestones: Mapping[str, Any], r
     """Stores the contract's execution (`milestones`) only if nothing was written to it since it was
     read (its version: two concurrent payments add up instead of one overwriting the other) and its
     status is still one of `open_statuses`. Any refusal, a busy store's included, is StaleStatus: the
-    caller reads again and re-applies."""
-    row = _row(contract)
+    caller reads again and re-applies. The receivables rows the payment changes (`store.analytics`)
+    are rewritten in the same transaction."""
+    counted = analytics.changes(contract, replace(contract, milestones=dict(milestones)))
     try:
-        row.update(actions=[ContractRecord.milestones.set(dict(milestones)),
-                            ContractRecord.updated_at.set(recorded_at)],
-                   condition=ContractRecord.status.is_in(*open_statuses))
-    except UpdateError as err:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(_row(contract), actions=[ContractRecord.milestones.set(dict(milestones)),
+                                               ContractRecord.updated_at.set(recorded_at)],
+                      condition=ContractRecord.status.is_in(*open_statuses))
+            counted.add_to(tx)
+    except TransactWriteError as err:
         raise StaleStatus(f"{contract.contract_id}: changed while its execution was recorded") from err
-    return stored_contract(row)
+    counted.after_commit()
+    return get_contract(contract.tenant_id, contract.contract_id)
 
 
 @translated
 def append_event(
     contract: StoredContract, type_: str, detail: Mapping[str, Any] | None = None, at: datetime | None = None
 ) -> None:
-    _event(contract.tenant_id, contract.contract_id, type_, contract.status, detail, at).save()
+    """A timeline event; `reminder_sent` also counts in the summary of the contract's day, in one
+    transaction with the event (the reminder's claim makes the call once per reminder)."""
+    event = _event(contract.tenant_id, contract.contract_id, type_, contract.status, detail, at)
+    if type_ != "reminder_sent":
+        event.save()
+        return
+    counted = analytics.changes(contract, contract, reminders=1)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(event)
+            counted.add_to(tx)
+    except TransactWriteError as err:
+        raise_if_transient(err)
+        raise StoreError(str(err)) from err
 
 
 @translated
@@ -566,17 +625,26 @@ def replace_document(
         actions.append(ContractRecord.status.set(Status.PENDING_APPROVAL.value))
         moved = _event(contract.tenant_id, contract.contract_id, "approval_required", Status.PENDING_APPROVAL,
                        back_to_approval)
-    try:
-        with TransactWrite(connection=_connection()) as tx:
-            tx.update(_row(contract), actions=actions, condition=ContractRecord.status == contract.status,
-                      add_version_condition=False)
-            tx.save(event)
-            if moved is not None:
-                tx.save(moved)
-    except TransactWriteError as err:
-        raise_if_transient(err)
-        raise StaleStatus(f"{contract.contract_id}: status changed concurrently") from err
-    return get_contract(contract.tenant_id, contract.contract_id)
+    current = contract
+    for _attempt in range(WRITE_ATTEMPTS):
+        # The counters move from the row as read: conditional on its version, read again if only that moved.
+        after = replace(current, document=dict(document), contract_type=str(document["type"]),
+                        status=Status.PENDING_APPROVAL.value if moved is not None else current.status)
+        counted = analytics.changes(current, after)
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.update(_row(current), actions=list(actions), condition=ContractRecord.status == contract.status)
+                tx.save(event)
+                if moved is not None:
+                    tx.save(moved)
+                counted.add_to(tx)
+        except TransactWriteError as err:
+            raise_if_transient(err)
+            current = _read_again(current, lambda fresh: fresh.status == contract.status, err,
+                                  f"{contract.contract_id}: status changed concurrently")
+            continue
+        return get_contract(contract.tenant_id, contract.contract_id)
+    raise StoreBusy(f"{contract.contract_id}: changed on every attempt to replace its document; try again")
 
 
 @translated

@@ -1,5 +1,5 @@
-"""Documents in S3: the rendered HTML and the signed PDF, each with its sha256 (bucket versioned and
-encrypted; see infra/)."""
+"""Documents in S3: the rendered HTML, the signed PDF and its certificate of completion, each with
+its sha256 (bucket versioned and encrypted; see infra/)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def put_rendered(tenant_id: str, contract_id: str, html: str, template_version: 
 
 def put_signed(tenant_id: str, contract_id: str, envelope_id: str, pdf: bytes) -> StoredDocument:
     return _put(f"signed/{tenant_id}/{contract_id}/{envelope_id}.pdf", pdf, "application/pdf")
+
+
+def put_certificate(tenant_id: str, contract_id: str, envelope_id: str, pdf: bytes) -> StoredDocument:
+    """DocuSign's certificate of completion, beside the signed PDF of the same envelope."""
+    return _put(f"signed/{tenant_id}/{contract_id}/{envelope_id}.certificate.pdf", pdf, "application/pdf")
 
 
 def get_bytes(ref: StoredDocument) -> bytes:

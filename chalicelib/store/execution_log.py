@@ -48,6 +48,8 @@ class ExecutionEntry:
     text: str
     recorded_at: str  # ISO date-time, UTC, when we stored it
     status: str | None = None  # feedback: open | closed; acceptance: accepted | rejected
+    # [{"name", "content_type", "size", "sha256", "url"}], the files in store/attachments.py
+    attachments: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -62,7 +64,11 @@ def _entry_of(detail: Mapping[str, Any]) -> ExecutionEntry:
 
 
 def _claim_key(contract: StoredContract, entry_id: str) -> str:
-    return f"execentry#{contract.tenant_id}#{contract.contract_id}#{entry_id}"
+    return claim_key(contract.tenant_id, contract.contract_id, entry_id)
+
+
+def claim_key(tenant_id: str, contract_id: str, entry_id: str) -> str:
+    return f"execentry#{tenant_id}#{contract_id}#{entry_id}"
 
 
 def _day_key(tenant_id: str, day: date) -> str:
@@ -144,6 +150,14 @@ def record_entry(contract: StoredContract, entry: ExecutionEntry, open_statuses:
             if not any(c == "ConditionalCheckFailed" for c in codes[len(base):]):
                 raise StoreError(str(err)) from err
     raise StoreBusy("the execution entry could not be written; try again")  # the marker moved twice meanwhile
+
+
+def find_entry(tenant_id: str, contract_id: str, entry_id: str) -> ExecutionEntry | None:
+    """The entry recorded under that id for the contract (its claim keeps it), or None."""
+    try:
+        return _stored_entry(claim_key(tenant_id, contract_id, entry_id))
+    except ClientError as err:
+        raise StoreError(str(err), transient=err.response.get("Error", {}).get("Code") in TRANSIENT_CODES) from err
 
 
 def _stored_entry(key: str) -> ExecutionEntry | None:

@@ -32,6 +32,9 @@ Queries, and the operations that make them:
                                cancel_pending)
 - sources, tenants, API keys:  RegistryRecord.get("source#{id}" | "tenant#{id}" | "apikey#{sha256}")
                                (registry.get_source, get_tenant, tenant_for_api_key, api_key_label)
+- analytics kept incrementally: AnalyticsRecord.query("stats#{tenant}", sk between days) (summary
+                               counters), .query("recv#{tenant}") (open receivables), .query("renew#{tenant}",
+                               sk between dates) (renewal deadlines)   (analytics.*)
 """
 
 from __future__ import annotations
@@ -215,9 +218,25 @@ class RegistryRecord(Model):
     tenant_id = UnicodeAttribute()
     data = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    last_used_at = UTCDateTimeAttribute(null=True)  # an API key's last use (to the quarter hour)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (ContractRecord, EventRecord, KeyRecord, ReminderRecord, RegistryRecord)
+class AnalyticsRecord(Model):
+    """Analytics kept as contracts change (chalicelib.store.analytics): per tenant, day counters
+    (`stats#{tenant}` / `{day}#{shard}`), open receivables (`recv#{tenant}` / `{due}#{contract}#{milestone}`),
+    renewal deadlines (`renew#{tenant}` / `{deadline}#{contract}`) and each contract's list of its rows
+    (`rows#{tenant}#{contract}` / `rows`). Items carry attributes named at write time (counters)."""
+
+    class Meta(_Meta):
+        table_name = _prefix() + "analytics"
+        region = _region()
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (ContractRecord, EventRecord, KeyRecord, ReminderRecord, RegistryRecord,
+                                       AnalyticsRecord)
 
 
 def bind_tables() -> None:

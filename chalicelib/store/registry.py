@@ -8,10 +8,10 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBException, UpdateError
 
 from chalicelib.core.aws import get_secret_json
 from chalicelib.core.lifecycle_hooks import forget_after_restore
@@ -140,10 +140,50 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+# An API key's last use is written at most this often per key: a request costs one read, and a
+# write only when the stored time is older than this.
+LAST_USED_RESOLUTION = timedelta(minutes=15)
+
+
 @translated
 def tenant_for_api_key(api_key: str) -> str | None:
-    item = _get(f"apikey#{hash_api_key(api_key)}")
-    return item.tenant_id if item else None
+    """The key's tenant, or None for an unknown, revoked or expired key. A strongly consistent read
+    and no cache: a revocation (`admin tenants keys revoke`, the item deleted) answers 401 at once."""
+    key = f"apikey#{hash_api_key(api_key)}"
+    try:
+        item = RegistryRecord.get(key, consistent_read=True)
+    except DoesNotExist:
+        return None
+    now = now_utc()
+    if _expired((item.data or {}).get("expires_at"), now):
+        return None
+    _note_use(item, now)
+    return item.tenant_id
+
+
+def _expired(expires_at: object, now: datetime) -> bool:
+    if not expires_at:
+        return False
+    try:
+        expiry = datetime.fromisoformat(str(expires_at))
+    except ValueError:
+        return True  # unreadable: fail closed
+    return expiry.tzinfo is None or expiry <= now
+
+
+def _note_use(item: RegistryRecord, now: datetime) -> None:
+    """Records the key's use when the stored time is older than LAST_USED_RESOLUTION. Conditional on
+    the item still being there, so a use racing a revocation can never bring the key back; a lost
+    condition or a busy table only skips the note (authentication does not depend on it)."""
+    if item.last_used_at is not None and now - item.last_used_at < LAST_USED_RESOLUTION:
+        return
+    try:
+        item.update(actions=[RegistryRecord.last_used_at.set(now)],
+                    condition=RegistryRecord.key.exists() & (
+                        RegistryRecord.last_used_at.does_not_exist()
+                        | (RegistryRecord.last_used_at < now - LAST_USED_RESOLUTION)))
+    except PynamoDBException:
+        pass
 
 
 @translated
@@ -254,6 +294,160 @@ def tenant_ids() -> list[str]:
 
 
 @translated
-def put_api_key(tenant_id: str, api_key: str, label: str = "") -> None:
+def put_api_key(tenant_id: str, api_key: str, label: str = "", *, expires_at: datetime | None = None) -> None:
+    data: dict[str, Any] = {"label": label}
+    if expires_at is not None:
+        data["expires_at"] = expires_at.isoformat()
     RegistryRecord(key=f"apikey#{hash_api_key(api_key)}", kind="apikey", tenant_id=tenant_id,
-                   data={"label": label}, created_at=now_utc()).save()
+                   data=data, created_at=now_utc()).save()
+
+
+# --- tenants and API keys, as the admin CLI manages them ----------------------------------------
+
+
+class TenantExists(ValueError):
+    """`create_tenant` of an id that is taken."""
+
+
+class TenantChanged(ValueError):
+    """The tenant's record changed between the read and the conditional write (another operator)."""
+
+
+class NoSuchKey(ValueError):
+    """No API key of the tenant by that id (or it was revoked already)."""
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """A tenant's record as stored, with what a conditional update needs (`data` as read)."""
+
+    tenant: Tenant
+    created_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """An API key as listed: never the key, only its id (the first 12 hex digits of its sha256)."""
+
+    key_id: str
+    tenant_id: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: str | None
+
+
+def api_key_id(api_key: str) -> str:
+    return hash_api_key(api_key)[:12]
+
+
+@translated
+def find_tenant(tenant_id: str) -> TenantRecord | None:
+    """The tenant's own record, read strongly and past the cache (None: no record)."""
+    check_tenant_id(tenant_id)
+    try:
+        item = RegistryRecord.get(f"tenant#{tenant_id}", consistent_read=True)
+    except DoesNotExist:
+        return None
+    data = dict(item.data or {})
+    return TenantRecord(Tenant(tenant_id, str(data.get("name") or tenant_id), dict(data.get("settings") or {})),
+                        item.created_at, data)
+
+
+@translated
+def create_tenant(tenant_id: str, name: str, settings: dict[str, Any] | None = None) -> None:
+    """A new tenant record; TenantExists when the id is taken (never overwrites)."""
+    check_tenant_id(tenant_id)
+    try:
+        RegistryRecord(key=f"tenant#{tenant_id}", kind="tenant", tenant_id=tenant_id,
+                       data={"name": name, "settings": settings or {}}, created_at=now_utc()
+                       ).save(condition=RegistryRecord.key.does_not_exist())
+    except PutError as err:
+        if _condition_failed(err):
+            raise TenantExists(f"tenant {tenant_id!r} exists") from None
+        raise
+    _cache.pop(f"tenant#{tenant_id}", None)
+
+
+@translated
+def update_tenant(record: TenantRecord, *, name: str | None = None, settings: dict[str, Any] | None = None) -> None:
+    """Writes a new name and/or settings document, conditional on the record being as `record` read
+    it: TenantChanged when another writer got there first (read again, decide again)."""
+    data = {**record.data, **({"name": name} if name is not None else {}),
+            **({"settings": settings} if settings is not None else {})}
+    item = RegistryRecord(key=f"tenant#{record.tenant.tenant_id}", kind="tenant", tenant_id=record.tenant.tenant_id,
+                          data=data, created_at=record.created_at)
+    try:
+        item.save(condition=RegistryRecord.data == record.data)
+    except PutError as err:
+        if _condition_failed(err):
+            raise TenantChanged(f"tenant {record.tenant.tenant_id!r} changed meanwhile; run the command "
+                                "again") from None
+        raise
+    _cache.pop(f"tenant#{record.tenant.tenant_id}", None)
+
+
+def _condition_failed(err: PutError | DeleteError | UpdateError) -> bool:
+    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def iter_api_keys(tenant_id: str | None = None) -> Iterator[ApiKeyInfo]:
+    """The API keys (admin CLI only: a scan of the small registry table)."""
+    condition = RegistryRecord.kind == "apikey"
+    if tenant_id is not None:
+        condition = condition & (RegistryRecord.tenant_id == tenant_id)
+    try:
+        for item in RegistryRecord.scan(condition, consistent_read=True):
+            data = item.data or {}
+            yield ApiKeyInfo(key_id=item.key.split("#", 1)[1][:12], tenant_id=item.tenant_id,
+                             label=str(data.get("label") or ""), created_at=item.created_at,
+                             last_used_at=item.last_used_at, expires_at=data.get("expires_at"))
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
+
+
+def _api_key_item(tenant_id: str, key_id: str) -> RegistryRecord:
+    if not re.fullmatch(r"[0-9a-f]{6,64}", key_id):
+        raise NoSuchKey(f"{key_id!r} is not a key id (the hex digits `keys list` shows)")
+    condition = (RegistryRecord.kind == "apikey") & (RegistryRecord.tenant_id == tenant_id)
+    try:
+        found = [item for item in RegistryRecord.scan(condition, consistent_read=True)
+                 if item.key.split("#", 1)[1].startswith(key_id)]
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
+    if len(found) != 1:
+        raise NoSuchKey(f"tenant {tenant_id!r} has no API key {key_id!r}" if not found
+                        else f"{key_id!r} names {len(found)} keys: give more of its digits")
+    return found[0]
+
+
+@translated
+def revoke_api_key(tenant_id: str, key_id: str) -> ApiKeyInfo:
+    """Deletes the key: the next request with it is answered 401 (reads are strong, nothing caches)."""
+    item = _api_key_item(tenant_id, key_id)
+    data = item.data or {}
+    info = ApiKeyInfo(item.key.split("#", 1)[1][:12], item.tenant_id, str(data.get("label") or ""), item.created_at,
+                      item.last_used_at, data.get("expires_at"))
+    try:
+        item.delete(condition=RegistryRecord.key.exists())
+    except DeleteError as err:
+        if _condition_failed(err):
+            raise NoSuchKey(f"API key {key_id!r} was revoked meanwhile") from None
+        raise
+    return info
+
+
+@translated
+def expire_api_key(tenant_id: str, key_id: str, expires_at: datetime) -> ApiKeyInfo:
+    """Sets the key's expiry (a rotation's overlap): it works until then, and not after."""
+    item = _api_key_item(tenant_id, key_id)
+    data = {**(item.data or {}), "expires_at": expires_at.isoformat()}
+    try:
+        item.update(actions=[RegistryRecord.data.set(data)], condition=RegistryRecord.key.exists())
+    except UpdateError as err:
+        if _condition_failed(err):
+            raise NoSuchKey(f"API key {key_id!r} was revoked meanwhile") from None
+        raise
+    return ApiKeyInfo(key_id[:12], item.tenant_id, str(data.get("label") or ""), item.created_at, item.last_used_at,
+                      data["expires_at"])

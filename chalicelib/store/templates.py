@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib.core.lifecycle_hooks import forget_after_restore
-from chalicelib.store.contention import translated
+from chalicelib.store.contention import StoreError, translated
 from chalicelib.store.contracts import now_utc
 from chalicelib.store.models import RegistryRecord
 
@@ -51,6 +51,17 @@ def delete_template_override(tenant_id: str, template_name: str) -> None:
     except DoesNotExist:
         pass
     _cache.pop(_key(tenant_id, template_name), None)
+
+
+def list_template_overrides(tenant_id: str) -> dict[str, str]:
+    """The tenant's overrides by template name (admin CLI only: a scan of the small registry table)."""
+    prefix = _key(tenant_id, "")
+    condition = (RegistryRecord.kind == "template") & (RegistryRecord.tenant_id == tenant_id)
+    try:
+        return {item.key[len(prefix):]: str((item.data or {}).get("source") or "")
+                for item in RegistryRecord.scan(condition, consistent_read=True) if item.key.startswith(prefix)}
+    except PynamoDBException as err:
+        raise StoreError.of(err) from err
 
 
 @forget_after_restore

@@ -12,9 +12,14 @@ both included; default the last 90 days), summarised.
 - execution log entries per kind recorded on the range's days (all contracts, from the per-day
   counters `store.execution_log` keeps) and the contracts whose feedback is open now.
 
-The aggregation is pure (`contract_facts`, `summarize`); `analytics_summary` reads the tenant's
-partition of the contracts table (a query on the tenant's hash key with a created_at filter, never a
-scan) and each selected contract's timeline.
+Reads per request, none of them growing with the tenant's contracts (`store.analytics`, kept in the
+transaction of every contract write): one Query of the tenant's day items for the range (a counter
+item per UTC creation day and shard: at most days x 4 items, MAX_DAYS bounding the days), one Query
+of the open payment milestones due before today (the overdue ones), and the execution counters
+(BatchGetItem per 100 days, one GetItem). Time to sign is exact: each day item keeps the seconds of
+its signed contracts, and the median and p90 are taken over them. `summarize_counters` is the pure
+aggregation of those items; `contract_facts` and `summarize` compute the same summary from contracts
+and timelines (what the rebuild and the tests check against).
 """
 
 from __future__ import annotations
@@ -25,18 +30,19 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.contracts.lifecycle import IN_FORCE, Status
 from chalicelib.contracts.money import decimal_to_str, parse_amount
 from chalicelib.core.errors import BadRequest
 from chalicelib.reminders.milestones import milestones_view
-from chalicelib.reminders.planning import contract_zone
-from chalicelib.reminders.scheduling import tenant_settings
+from chalicelib.store import analytics, execution_log
 from chalicelib.store import contracts as store
-from chalicelib.store import execution_log
+from chalicelib.store.analytics_rows import IN_FORCE_STATUSES, Row, hours_of
+from chalicelib.web.collections import money
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
@@ -184,26 +190,79 @@ def summarize(facts: Iterable[ContractFacts], start: date, end: date) -> dict[st
     }
 
 
-# --- the store side ----------------------------------------------------------------------------
+# --- from the counters kept as contracts change -------------------------------------------------
 
-def _today(record: Any, now: datetime) -> date:
-    try:
-        return now.astimezone(contract_zone(record.document or {}, tenant_settings(record.tenant_id))).date()
-    except ValueError:
-        return now.date()
+def _named(totals: Mapping[str, Decimal], prefix: str) -> dict[str, Decimal]:
+    return {name[len(prefix):]: value for name, value in totals.items() if name.startswith(prefix) and value != 0}
+
+
+def summarize_counters(days: Iterable[tuple[Mapping[str, Decimal], Iterable[str]]],
+                       overdue: Iterable[tuple[str, Decimal]], start: date, end: date) -> dict[str, Any]:
+    """The summary from the range's day items (`store.analytics.day_items`: counters, and the set of
+    each signed contract's seconds to sign) and the overdue payments (currency, open amount): the same
+    figures `summarize` computes from the contracts themselves."""
+    totals: dict[str, Decimal] = {}
+    members: set[str] = set()
+    for numbers, signed in days:
+        for name, value in numbers.items():
+            totals[name] = totals.get(name, Decimal(0)) + value
+        members.update(signed)
+    by_status = {k: int(v) for k, v in sorted(_named(totals, "s_").items())}
+    hours = hours_of(members)
+    overdue_count: Counter[str] = Counter()
+    overdue_amount: dict[str, Decimal] = {}
+    for currency, remaining in overdue:
+        overdue_count[currency] += 1
+        overdue_amount[currency] = overdue_amount.get(currency, Decimal(0)) + remaining
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "contracts": sum(by_status.values()),
+        "by_status": by_status,
+        "by_type": {k: int(v) for k, v in sorted(_named(totals, "t_").items())},
+        "value_by_currency": {c: money(v, c) for c, v in sorted(_named(totals, "v_").items())},
+        "signed_value_by_currency": {c: money(v, c) for c, v in sorted(_named(totals, "sv_").items())},
+        "time_to_sign_hours": {
+            "count": len(hours),
+            "median": _hours(statistics.median(hours) if hours else None),
+            "p90": _hours(percentile(hours, 90)),
+        },
+        "reminders_sent": int(totals.get("rem", 0)),
+        "overdue_payments": {
+            "count": sum(overdue_count.values()),
+            "by_currency": {c: {"count": overdue_count[c], "open_amount": decimal_to_str(overdue_amount[c])}
+                            for c in sorted(overdue_amount)},
+        },
+    }
+
+
+def overdue_rows(rows: Iterable[Row], start: date, end: date, now: datetime) -> list[tuple[str, Decimal]]:
+    """(currency, open amount) of the open payments past due in their contract's zone today, of the
+    contracts created in [start, end] that are in force (active, expiring, renewed)."""
+    today: dict[str, date] = {}
+    out: list[tuple[str, Decimal]] = []
+    for row in rows:
+        if row.get("status") not in IN_FORCE_STATUSES or not start.isoformat() <= row.get("created") <= end.isoformat():
+            continue
+        zone = row.get("zone") or "UTC"
+        if zone not in today:
+            try:
+                today[zone] = now.astimezone(ZoneInfo(zone)).date()
+            except (ZoneInfoNotFoundError, ValueError):
+                today[zone] = now.date()
+        if row.sk[:10] < today[zone].isoformat():
+            out.append((row.get("currency"), Decimal(row.get("remaining"))))
+    return out
 
 
 def analytics_summary(tenant_id: str, params: Mapping[str, str] | None) -> dict[str, Any]:
     now = store.now_utc()
     start, end = parse_range(params, now.date())
-    lower = datetime.combine(start, time.min, tzinfo=UTC)
-    upper = datetime.combine(end, time.max, tzinfo=UTC)
-    facts: list[ContractFacts] = []
-    for record in store.contracts_created_between(tenant_id, lower, upper):
-        events = [(e.type, e.at) for e in store.timeline(tenant_id, record.contract_id)]
-        facts.append(contract_facts(record.status, record.contract_type, record.document or {},
-                                    getattr(record, "milestones", None), events, _today(record, now)))
-    summary = summarize(facts, start, end)
+    # Overdue in some zone today: due before tomorrow in the zones furthest ahead (UTC+14).
+    due_before = _shift(now.date(), 2)
+    summary = summarize_counters(analytics.day_items(tenant_id, start, end),
+                                 overdue_rows(analytics.receivable_rows(tenant_id, due_before), start, end, now),
+                                 start, end)
     # Execution entries recorded on the range's days (counters kept as they are written, not a scan);
     # open feedback is as of now: contracts whose latest feedback entry is open.
     summary["execution"] = {"by_kind": execution_log.counts_between(tenant_id, start, end),

@@ -16,13 +16,16 @@ date for an auto-renewing contract (`planning.cancel_by_date`, of the term in fo
 of the term in force. Each contract's `window` is the smallest of 30, 60, 90 that holds its deadline;
 the totals per window are cumulative (the 60-day figures include the 30-day ones).
 
-Reads per request: the tenant's settings (one registry get) and one Query of the tenant's partition
-of the contracts table, filtered by status in the store (`store.tenant_contracts`), paginated by
-DynamoDB (1 MB pages). Never a table scan; the read capacity is that of the tenant's contracts (all
-statuses: the status filter applies after the read), not of the table. A projection kept as payments
-and terms change would make it proportional to the contracts in force; not built yet.
+Reads per request (`store.analytics`, rows kept in the transaction of every write that changes a
+contract's status, payments or term): the tenant's settings (one registry get, cached) and
+receivables: one Query of the tenant's open-milestone rows (one per payment milestone with money
+open of a contract in force) and one of its 4 in-force gauges (`contracts`); renewals: one Query of
+the deadline rows between today and today + 90. Never a contract item, never a scan: the reads are
+the report's own rows. A change of the tenant's settings (notice, calendar, zone) moves deadlines
+only once `python -m chalicelib.admin analytics rebuild --tenant T` has run.
 
-The aggregation is pure (`receivables`, `renewals`, `*_csv`); the two `*_report` functions read.
+The aggregation is pure (`receivables`, `renewals`, `*_csv`, over the rows); the two `*_report`
+functions read.
 """
 
 from __future__ import annotations
@@ -32,21 +35,19 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.contracts.lifecycle import EXECUTION_OPEN
-from chalicelib.contracts.money import decimal_to_str, fraction_digits, minor_units, parse_amount
-from chalicelib.contracts.stored import StoredContract
+from chalicelib.contracts.money import decimal_to_str, fraction_digits, minor_units
 from chalicelib.core.errors import BadRequest
-from chalicelib.reminders.milestones import milestones_view
-from chalicelib.reminders.planning import cancel_by_date
 from chalicelib.reminders.scheduling import tenant_settings
 from chalicelib.reminders.settings import TenantSettings
-from chalicelib.reminders.terms import contract_term
+from chalicelib.store import analytics
 from chalicelib.store import contracts as store
+from chalicelib.store.analytics_rows import Row
 
 IN_FORCE_STATUSES: tuple[str, ...] = tuple(sorted(s.value for s in EXECUTION_OPEN))
 BUCKETS: tuple[str, ...] = ("not_due", "1_30", "31_60", "61_90", "over_90")
@@ -114,40 +115,35 @@ def _figure(count: int, amount: Decimal, currency: str) -> dict[str, Any]:
 
 # --- receivables -------------------------------------------------------------------------------
 
-def receivables(contracts: Iterable[StoredContract], today: date) -> dict[str, Any]:
-    """Open amounts of payment milestones, per currency, by age and (not yet due) by due month."""
+def receivables(rows: Iterable[Row], today: date, contracts: int) -> dict[str, Any]:
+    """Open amounts of payment milestones (the projection's rows: one per milestone with money open
+    of a contract in force), per currency, by age and (not yet due) by due month. `contracts`: how
+    many contracts are in force."""
     ageing: dict[str, dict[str, list[Any]]] = {}  # currency -> bucket -> [count, amount]
     months: dict[str, dict[str, list[Any]]] = {}  # currency -> YYYY-MM -> [count, amount]
-    counted = 0
-    for contract in contracts:
-        document = contract.document or {}
-        currency = str(document.get("currency") or "")
-        counted += 1
-        for payment in milestones_view(document, contract.milestones, today)["payment"]:
-            remaining = Decimal(payment["remaining"])
-            try:
-                due = date.fromisoformat(str(payment["due_date"]))
-            except ValueError:
-                continue  # validated at intake: a stored milestone always has its date
-            if remaining <= 0:
-                continue
-            slot = ageing.setdefault(currency, {b: [0, Decimal(0)] for b in BUCKETS})[bucket(due, today)]
-            slot[0] += 1
-            slot[1] += remaining
-            if due >= today:
-                month = months.setdefault(currency, {}).setdefault(f"{due.year:04d}-{due.month:02d}", [0, Decimal(0)])
-                month[0] += 1
-                month[1] += remaining
+    for row in rows:
+        currency = row.get("currency")
+        remaining = Decimal(row.get("remaining"))
+        due = date.fromisoformat(row.sk[:10])
+        if remaining <= 0:
+            continue
+        slot = ageing.setdefault(currency, {b: [0, Decimal(0)] for b in BUCKETS})[bucket(due, today)]
+        slot[0] += 1
+        slot[1] += remaining
+        if due >= today:
+            month = months.setdefault(currency, {}).setdefault(f"{due.year:04d}-{due.month:02d}", [0, Decimal(0)])
+            month[0] += 1
+            month[1] += remaining
     out_ageing: dict[str, Any] = {}
     for currency in sorted(ageing):
         slots = ageing[currency]
-        row = {b: _figure(slots[b][0], slots[b][1], currency) for b in BUCKETS}
-        row["total"] = _figure(sum(s[0] for s in slots.values()), sum((s[1] for s in slots.values()), Decimal(0)),
-                               currency)
-        out_ageing[currency] = row
+        row_out = {b: _figure(slots[b][0], slots[b][1], currency) for b in BUCKETS}
+        row_out["total"] = _figure(sum(s[0] for s in slots.values()),
+                                   sum((s[1] for s in slots.values()), Decimal(0)), currency)
+        out_ageing[currency] = row_out
     return {
         "as_of": today.isoformat(),
-        "contracts": counted,
+        "contracts": contracts,
         "ageing": out_ageing,
         "expected_by_month": {currency: {m: _figure(v[0], v[1], currency) for m, v in sorted(months[currency].items())}
                               for currency in sorted(months)},
@@ -166,54 +162,25 @@ def receivables_csv(report: Mapping[str, Any]) -> str:
 
 # --- renewals ----------------------------------------------------------------------------------
 
-def _deadline(contract: StoredContract, settings: TenantSettings) -> tuple[str, date] | None:
-    document = contract.document or {}
-    try:
-        term = contract_term(document, contract.term)
-    except (KeyError, ValueError):
-        return None
-    if term is None:
-        return None
-    if document.get("auto_renew") is True:
-        try:
-            return "cancel_by", cancel_by_date(document, settings, term.end)
-        except (ValueError, OverflowError):
-            pass  # an unusable notice period or zone: the end of the term is the deadline left
-    return "end_date", term.end
-
-
-def _counterparty(document: Mapping[str, Any]) -> str | None:
-    parties = document.get("parties")
-    party = parties.get("counterparty") if isinstance(parties, Mapping) else None
-    name = party.get("name") if isinstance(party, Mapping) else None
-    return str(name) if name else None
-
-
-def renewals(contracts: Iterable[StoredContract], today: date, settings: TenantSettings) -> dict[str, Any]:
+def renewals(deadlines: Iterable[Row], today: date) -> dict[str, Any]:
     """Contracts whose cancel-by (auto-renewing) or end date is within the next 90 days, soonest first,
-    and per window (cumulative) their count and value per currency."""
+    and per window (cumulative) their count and value per currency; from the projection's deadline
+    rows (`analytics_rows.projection_rows`)."""
     rows: list[dict[str, Any]] = []
-    for contract in contracts:
-        found = _deadline(contract, settings)
-        if found is None:
-            continue
-        kind, deadline = found
-        days_left = (deadline - today).days
+    for deadline in deadlines:
+        day = date.fromisoformat(deadline.sk[:10])
+        days_left = (day - today).days
         if not 0 <= days_left <= WINDOWS[-1]:
             continue
-        document = contract.document or {}
-        currency = str(document.get("currency") or "")
-        raw = document.get("amount")
-        try:
-            amount = parse_amount(str(raw)) if raw is not None else None
-        except ValueError:
-            amount = None
+        currency = deadline.get("currency")
+        raw = deadline.get("amount")
+        amount = Decimal(raw) if raw else None
         rows.append({
-            "contract_id": contract.contract_id, "number": contract.number,
-            "counterparty": _counterparty(document), "status": contract.status,
+            "contract_id": deadline.get("contract_id"), "number": deadline.get("number"),
+            "counterparty": deadline.get("counterparty") or None, "status": deadline.get("status"),
             "value": {"amount": money(amount, currency) if amount is not None else None,
                       "currency": currency or None},
-            "deadline_kind": kind, "deadline": deadline.isoformat(), "days_left": days_left,
+            "deadline_kind": deadline.get("kind"), "deadline": day.isoformat(), "days_left": days_left,
             "window": next(w for w in WINDOWS if days_left <= w),
         })
     rows.sort(key=lambda r: (r["deadline"], r["number"], r["contract_id"]))
@@ -256,8 +223,11 @@ def _today(settings: TenantSettings, now: datetime) -> tuple[date, str]:
         return now.date(), "UTC"
 
 
-def _in_force(tenant_id: str) -> Iterable[StoredContract]:
-    return store.tenant_contracts(tenant_id, statuses=IN_FORCE_STATUSES)
+def _later(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 def _dated(report: dict[str, Any], query: Query, zone: str) -> dict[str, Any]:
@@ -271,7 +241,8 @@ def receivables_report(tenant_id: str, params: Mapping[str, str] | None) -> tupl
     query = parse_query(params)
     settings = tenant_settings(tenant_id)
     today, zone = _today(settings, store.now_utc())
-    report = _dated(receivables(_in_force(tenant_id), query.as_of or today), query, zone)
+    report = _dated(receivables(analytics.receivable_rows(tenant_id), query.as_of or today,
+                                analytics.in_force(tenant_id)), query, zone)
     return ("csv", receivables_csv(report)) if query.format == "csv" else ("json", report)
 
 
@@ -279,7 +250,8 @@ def renewals_report(tenant_id: str, params: Mapping[str, str] | None) -> tuple[s
     query = parse_query(params)
     settings = tenant_settings(tenant_id)
     today, zone = _today(settings, store.now_utc())
-    report = _dated(renewals(_in_force(tenant_id), query.as_of or today, settings), query, zone)
+    day = query.as_of or today
+    report = _dated(renewals(analytics.deadline_rows(tenant_id, day, _later(day, WINDOWS[-1])), day), query, zone)
     return ("csv", renewals_csv(report)) if query.format == "csv" else ("json", report)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from chalicelib.contracts.lifecycle import Status
 from chalicelib.contracts.model import WebhookEnvelope
 from chalicelib.contracts.validation import _REQUIRED_WHEN_PRESENT, REQUIRED_CLAUSES
+from chalicelib.web import attachments as execution_files
 from chalicelib.web.execution_log import AT_PATTERN
 
 OPENAPI_VERSION = "3.1.0"
@@ -60,6 +61,9 @@ SIGNER = _query("signer", "the signer's 1-based position in signers[]",
 # An approval link's token (lifecycle/approval_tokens): the key id, a dot, the sealed claims.
 APPROVAL_TOKEN = {**_path_param("token", "the approval link's token (anything else: 404)"),
                   "schema": {"type": "string", "pattern": r"^[0-9a-f]{8}\.[A-Za-z0-9_-]{40,1200}$"}}
+# A contract-page link's token (lifecycle/share_tokens): the key id, a dot, the sealed claims.
+CONTRACT_PAGE_TOKEN = {**_path_param("token", "the contract-page link's token (anything else: 404)"),
+                       "schema": {"type": "string", "pattern": r"^[0-9a-f]{8}\.[A-Za-z0-9_-]{40,1600}$"}}
 SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 PUBLIC: list[dict[str, list[str]]] = []
 HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -289,6 +293,35 @@ SCHEMAS: dict[str, Any] = {
                        "envelope_expires_at": {"type": "string", "format": "date-time",
                                                "description": "the signing period: links are handed out until then"}},
     },
+    "ShareRequest": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "email": {"type": "string", "minLength": 1, "maxLength": 320, "pattern": "\\S",
+                      "description": "whom the link is for (shown on the page, recorded as who acted); default the "
+                                     "API key's label"},
+            "language": {"enum": ["zh-CN", "en"], "description": "the page's language; default the contract's"},
+            "scope": {"type": "array", "items": {"enum": ["paid", "delivered"]},
+                      "description": "what the page may record (default none: it only shows)"},
+            "milestone_id": {"type": "string", "description": "limit the scope to this milestone of the contract"},
+            "expires_in_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 2160,
+                                 "description": "default 720 (30 days)"}},
+    },
+    "ShareLink": {
+        "type": "object", "required": ["url", "link_id", "expires_at", "recipient", "language", "scope"],
+        "properties": {"url": {"type": "string", "format": "uri"},
+                       "link_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16}$",
+                                   "description": "for DELETE …/share/{link_id}"},
+                       "expires_at": {"type": "string", "format": "date-time"},
+                       "recipient": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]},
+                       "scope": {"type": "array", "items": {"enum": ["paid", "delivered"]}},
+                       "milestone_id": {"type": ["string", "null"]}},
+    },
+    "ShareRevoked": {
+        "type": "object", "required": ["contract_id", "revoked", "at"],
+        "properties": {"contract_id": {"type": "string"},
+                       "revoked": {"type": "string", "description": "the link id, or all"},
+                       "at": {"type": "string", "format": "date-time"}},
+    },
     "SigningLinkRevoked": {
         "type": "object", "required": ["signer", "revoked"],
         "properties": {"signer": {"type": "integer", "minimum": 1},
@@ -381,6 +414,33 @@ SCHEMAS: dict[str, Any] = {
             "by": {**NON_BLANK, "maxLength": 200}, "text": {**NON_BLANK, "maxLength": 4000},
             "status": {"type": "string", "enum": ["open", "closed", "accepted", "rejected"]},
             "entry_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+            "attachments": {"type": "array", "maxItems": execution_files.MAX_ATTACHMENTS,
+                            "items": _ref("ExecutionAttachmentUpload")},
+        },
+    },
+    "ExecutionAttachmentUpload": {
+        "type": "object", "required": list(execution_files.FIELDS), "additionalProperties": False,
+        "description": f"One file, {execution_files.ACCEPTED_LIST}; at most "
+                       f"{execution_files.MAX_TOTAL_BYTES // (1024 * 1024)} MiB decoded for all files of the entry "
+                       "together. The type is read from the bytes; content_type and the file name's extension must "
+                       "agree with it (400 attachment_refused otherwise, as for executables, HTML, SVG, archives, "
+                       "macro-enabled office files, empty files or bad Base64).",
+        "properties": {
+            "filename": {**NON_BLANK, "maxLength": execution_files.MAX_FILENAME_CHARS,
+                         "description": "shown and offered as the download's name; directories and control "
+                                        "characters are removed"},
+            "content_type": {**NON_BLANK, "maxLength": execution_files.MAX_CONTENT_TYPE_CHARS},
+            "content_base64": {**NON_BLANK, "maxLength": execution_files.MAX_BASE64_CHARS,
+                               "description": "the file's bytes, Base64 (line breaks allowed)"},
+        },
+    },
+    "ExecutionAttachment": {
+        "type": "object", "required": ["name", "content_type", "size", "sha256", "url"],
+        "properties": {
+            "name": {"type": "string"}, "content_type": {"type": "string"},
+            "size": {"type": "integer", "minimum": 1}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "url": {"type": "string", "format": "uri",
+                    "description": "GET it with the API key: 302 to a 5-minute download URL"},
         },
     },
     "ExecutionEntry": {
@@ -389,6 +449,7 @@ SCHEMAS: dict[str, Any] = {
             "entry_id": {"type": "string"}, "kind": {"type": "string", "enum": list(EXECUTION_KINDS)},
             "at": {"type": "string", "format": "date-time"}, "by": {"type": "string"}, "text": {"type": "string"},
             "status": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
+            "attachments": {"type": "array", "items": _ref("ExecutionAttachment")},
         },
     },
     "ConnectReceived": {
@@ -541,16 +602,38 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                    "feedback, settlement)", "security": SECURED,
         "description": "Once the contract is signed and while it is in force (completed, active, expiring, "
                        "renewed); 409 not_signed otherwise. Shown under `execution` and on the timeline "
-                       "(`execution_<kind>`), counted in the analytics summary.",
+                       "(`execution_<kind>`), counted in the analytics summary. Up to "
+                       f"{execution_files.MAX_ATTACHMENTS} attachments, at most "
+                       f"{execution_files.MAX_TOTAL_BYTES // (1024 * 1024)} MiB decoded together (a Lambda request "
+                       "is at most 6 MB, Base64 included); each is scanned before anything is stored, and one "
+                       "refused refuses the entry. Send an entry_id to retry safely: a repeat stores nothing again.",
         "parameters": [CONTRACT_ID],
         "requestBody": {"required": True, "content": _json(_ref("ExecutionEntryBody"))},
         "responses": {"201": {"description": "recorded", "content": _json(_ref("ExecutionEntry"))},
                       "200": {"description": "a repeat of an entry_id: the entry first recorded",
                               "content": _json(_ref("ExecutionEntry"))},
-                      "400": _error("the body is not JSON"), "401": UNAUTHORIZED, "404": NOT_FOUND,
+                      "400": _error("the body is not JSON, or an attachment is refused (code attachment_refused, "
+                                    "details name each one, attachments[i], and why)"),
+                      "401": UNAUTHORIZED, "404": NOT_FOUND,
                       "409": _error("not signed, or no longer in force (code not_signed)"),
                       "415": UNSUPPORTED_MEDIA_TYPE, "422": _error("invalid body (every problem listed)"),
                       "503": BUSY},
+    },
+    ("/v1/contracts/{contract_id}/execution/{entry_id}/attachments/{index}", "GET"): {
+        "summary": "Download one attachment of an execution log entry", "security": SECURED,
+        "description": "A 302 to a 5-minute S3 URL that downloads the file (Content-Disposition: attachment, "
+                       "never shown inline) under its name and scanned type.",
+        "parameters": [CONTRACT_ID,
+                       {**_path_param("entry_id", "the entry's id"),
+                        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}},
+                       {**_path_param("index", "the attachment's 0-based position in the entry's attachments"),
+                        "schema": {"type": "string", "pattern": r"^[0-9]{1,2}$"}}],
+        "responses": {"302": {"description": "redirect to the file (valid for 5 minutes)",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string",
+                                                                                     "format": "uri"}},
+                                          **NO_STORE}},
+                      "401": UNAUTHORIZED,
+                      "404": _error("no such contract for this key's tenant, entry or attachment"), "503": BUSY},
     },
     ("/v1/contracts/{contract_id}/evidence", "GET"): {
         "summary": "A short-lived S3 URL of the evidence bundle (zip: signed PDF, rendered document, timeline, "
@@ -721,6 +804,86 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                       "422": {"description": "a reject without a reason: the form again", "headers": NO_STORE,
                               "content": HTML},
                       "503": BUSY},
+    },
+    ("/c/{token}", "GET"): {
+        "summary": "Open a contract-page link: the contract for people, in the link's language (never acts)",
+        "security": PUBLIC, "parameters": [CONTRACT_PAGE_TOKEN],
+        "description": "Made for one recipient and one contract (emails carry one; POST /v1/contracts/{id}/share "
+                       "makes one). An invalid, expired or revoked link shows a page saying so and nothing about "
+                       "the contract.",
+        "responses": {"200": {"description": "the contract page", "headers": NO_STORE, "content": HTML},
+                      "404": {"description": "unknown or tampered link", "headers": NO_STORE, "content": HTML},
+                      "410": {"description": "the link expired or was revoked", "headers": NO_STORE,
+                              "content": HTML},
+                      "503": BUSY},
+    },
+    ("/c/{token}", "POST"): {
+        "summary": "Record from a contract-page link: a payment milestone paid or a delivery done",
+        "security": PUBLIC, "parameters": [CONTRACT_PAGE_TOKEN],
+        "description": "Only what the link's scope allows (403 otherwise), with confirm=yes. Once per link and "
+                       "milestone: a repeat is answered 409 \"already recorded\" and changes nothing.",
+        "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["action", "milestone", "confirm"], "additionalProperties": False,
+            "properties": {
+                "action": {"enum": ["paid", "delivered"]}, "milestone": {"type": "string", "minLength": 1},
+                "amount": {"type": "string", "description": "paid: default what is still open"},
+                "on": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                       "description": "the day paid or delivered; default today"},
+                "confirm": {"const": "yes"}}}}}},
+        "responses": {"200": {"description": "recorded: the page again", "headers": NO_STORE, "content": HTML},
+                      "400": {"description": "not the page's form", "headers": NO_STORE, "content": HTML},
+                      "403": {"description": "the link's scope does not allow it", "headers": NO_STORE,
+                              "content": HTML},
+                      "404": {"description": "unknown or tampered link", "headers": NO_STORE, "content": HTML},
+                      "409": {"description": "already recorded, or the contract or milestone does not take it "
+                                             "now", "headers": NO_STORE, "content": HTML},
+                      "410": {"description": "the link expired or was revoked", "headers": NO_STORE,
+                              "content": HTML},
+                      "422": {"description": "not confirmed, or a bad amount or date: the page again",
+                              "headers": NO_STORE, "content": HTML},
+                      "503": BUSY},
+    },
+    ("/c/{token}/{kind}", "GET"): {
+        "summary": "A file of a contract-page link's contract: the document as sent, the signed PDF, the "
+                   "evidence bundle", "security": PUBLIC,
+        "parameters": [CONTRACT_PAGE_TOKEN, {**_path_param("kind", "document, signed or evidence"),
+                                             "schema": {"enum": ["document", "signed", "evidence"]}}],
+        "responses": {"302": {"description": "to a 5-minute URL of the file",
+                              "headers": {"Location": {"required": True, "schema": {"type": "string"}}, **NO_STORE}},
+                      "404": {"description": "unknown or tampered link, or no such file", "headers": NO_STORE,
+                              "content": HTML},
+                      "409": {"description": "the file is not there yet (not signed, being archived)",
+                              "headers": NO_STORE, "content": HTML},
+                      "410": {"description": "the link expired or was revoked", "headers": NO_STORE,
+                              "content": HTML},
+                      "503": BUSY},
+    },
+    ("/v1/contracts/{contract_id}/share", "POST"): {
+        "summary": "Make a contract-page link for one recipient", "security": SECURED,
+        "parameters": [CONTRACT_ID],
+        "description": "The body is optional. The link is opaque (a sealed token), expires, and is revoked with "
+                       "DELETE …/share/{link_id} or, with every other link of the contract, DELETE …/share. "
+                       "`milestone_id` must be one of the contract's milestones. Recorded on the timeline "
+                       "(`share_link_created`).",
+        "requestBody": {"required": False, "content": _json(_ref("ShareRequest"))},
+        "responses": {"201": {"description": "the link", "content": _json(_ref("ShareLink"))},
+                      "400": _error("the body is not a JSON object"), "401": UNAUTHORIZED, "404": NOT_FOUND,
+                      "415": UNSUPPORTED_MEDIA_TYPE,
+                      "422": _error("a bad field (every problem listed)"), "503": BUSY},
+    },
+    ("/v1/contracts/{contract_id}/share", "DELETE"): {
+        "summary": "Revoke every contract-page link of the contract made so far (emails' included)",
+        "security": SECURED, "parameters": [CONTRACT_ID],
+        "responses": {"200": {"description": "revoked", "content": _json(_ref("ShareRevoked"))},
+                      "401": UNAUTHORIZED, "404": NOT_FOUND, "503": BUSY},
+    },
+    ("/v1/contracts/{contract_id}/share/{link_id}", "DELETE"): {
+        "summary": "Revoke one contract-page link", "security": SECURED,
+        "parameters": [CONTRACT_ID, {**_path_param("link_id", "the link's id (POST …/share answers it)"),
+                                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16}$"}}],
+        "responses": {"200": {"description": "revoked (also when it was already)",
+                              "content": _json(_ref("ShareRevoked"))},
+                      "400": _error("not a link id"), "401": UNAUTHORIZED, "404": NOT_FOUND, "503": BUSY},
     },
     ("/signed", "GET"): {
         "summary": "The page signers return to (zh-CN or en)", "security": PUBLIC,

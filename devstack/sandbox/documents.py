@@ -136,8 +136,18 @@ def document_pdf(document: Document) -> bytes:
     return html_to_pdf(document.html_text())
 
 
+# The sandbox records no signer's address; the certificate prints a documentation address (RFC 5737)
+# where DocuSign prints the one each recipient signed from ("Using IP Address: ...").
+PLACEHOLDER_IP = "192.0.2.1"
+
+
 def certificate_html(summary: dict[str, Any]) -> str:
-    """Certificate of completion for an envelope snapshot (see Store.certificate_data)."""
+    """Certificate of completion for an envelope snapshot (see Store.certificate_data): the envelope's
+    facts and, per recipient, its status, sent / viewed / signed times and an IP address (a placeholder).
+    Served alone as documentId `certificate` and at the end of `combined` (DocuSign's eSignature REST
+    API reference, EnvelopeDocuments: get, https://developers.docusign.com/docs/esign-rest-api/reference/
+    envelopes/envelopedocuments/get/: `certificate` is the certificate of completion alone;
+    `combined` appends it unless `certificate=false`)."""
     e = html.escape
     rows = []
     for r in summary["recipients"]:
@@ -149,6 +159,7 @@ def certificate_html(summary: dict[str, Any]) -> str:
             f"<td>{e(r.get('deliveredDateTime') or '')}</td>"
             f"<td>{e(r.get('signedDateTime') or r.get('declinedDateTime') or '')}"
             f"{('<br>' + e('Declined: ' + r['declinedReason'])) if r.get('declinedReason') else ''}</td>"
+            f"<td>{e(PLACEHOLDER_IP) if r.get('signedDateTime') or r.get('declinedDateTime') else ''}</td>"
             "</tr>"
         )
     events = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in summary["facts"] if value)
@@ -165,7 +176,8 @@ def certificate_html(summary: dict[str, Any]) -> str:
     <table>{events}</table>
     <h2>Recipients</h2>
     <table><tr><th>Recipient</th><th>Type</th><th>Id</th><th>Routing</th><th>Status</th><th>Sent</th>
-    <th>Viewed</th><th>Signed / declined</th></tr>{"".join(rows)}</table>
+    <th>Viewed</th><th>Signed / declined</th><th>Using IP address</th></tr>{"".join(rows)}</table>
+    <p class="muted">IP addresses are placeholders: the sandbox does not record where a recipient signed from.</p>
     </body></html>"""
 
 

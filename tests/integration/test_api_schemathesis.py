@@ -32,6 +32,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from tests.integration.test_approval import RULES, sales_body, set_rules
 from tests.integration.test_reminders_support import active_contract, sales_2030
+from tests.support import sample_files
 from tests.support.fixtures import FULL_VOLUME
 from tests.support.stack import StackHarness
 
@@ -110,6 +111,15 @@ def _seed(stack: StackHarness) -> Seeded:
         link = stack.client.http.get(f"/v1/contracts/{sent[0]}/signing-link?signer={signer}", headers=stack.auth())
         assert link.status_code == 200, link.body
         tokens.append(link.json_body["url"].rsplit("/", 1)[-1])
+    share = stack.client.http.post(f"/v1/contracts/{active}/share", body=b'{"scope": ["paid", "delivered"]}',
+                                   headers={**stack.auth(), "Content-Type": "application/json"})
+    assert share.status_code == 201, share.body
+    tokens.append(share.json_body["url"].rsplit("/", 1)[-1])  # a contract page that may record
+    entry = {"kind": "delivery", "at": "2030-01-05T10:00:00Z", "by": "st", "text": "delivered", "entry_id": "st-files",
+             "attachments": [sample_files.attachment("note.pdf", "application/pdf", sample_files.pdf())]}
+    recorded = stack.client.http.post(f"/v1/contracts/{active}/execution", body=json.dumps(entry).encode(),
+                                      headers={**stack.auth(), "Content-Type": "application/json"})
+    assert recorded.status_code == 201, recorded.body
     stack.settle_connect()  # DocuSign's messages about the seeded envelopes land before the run starts
     by_kind = {info["kind"]: source_id for source_id, info in stack.sources.items()}
     base = "/v1/contracts/{contract_id}"
@@ -123,6 +133,9 @@ def _seed(stack: StackHarness) -> Seeded:
         f"{base}/document": (sent[0], active),
         f"{base}/execution": (sent[0], active),  # 409 not signed; 201 on the active one
         f"{base}/evidence": (sent[0], active),  # 409 not signed; 302 to the bundle
+        f"{base}/execution/{{entry_id}}/attachments/{{index}}": (active,),  # its entry st-files has one file
+        f"{base}/share": (active,),
+        f"{base}/share/{{link_id}}": (active,),
     }
     return Seeded(contracts=contracts, milestone_ids=("pay-1", "pay-2", "dlv-1"), cursor=page.json_body["next_cursor"],
                   tokens=tuple(tokens), secret=stack.secret, sources={
@@ -177,6 +190,20 @@ def _config(api_key: str) -> SchemathesisConfig:
             "checks": {"positive_data_acceptance": {
                 "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]}},
         }, {
+            # An attachment is judged on its bytes, which JSON Schema cannot describe: a schema-valid
+            # body whose content_base64 is not Base64, or not a file of an accepted type, is a 400.
+            "include-name": "POST /v1/contracts/{contract_id}/execution",
+            "checks": {"positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]}},
+        }, {
+            # A contract page's token is good until revoked (this run revokes them: 410), and what its
+            # form records depends on the contract (a milestone it has, what is still open, already
+            # recorded: 409) and the link's scope (403); a share's milestone_id must be the contract's.
+            "include-name": ["GET /c/{token}", "POST /c/{token}", "GET /c/{token}/{kind}",
+                             "POST /v1/contracts/{contract_id}/share"],
+            "checks": {"positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "410", "422", "429", "5xx"]}},
+        }, {
             # A signing link is good while its envelope is open: once it is signed, declined or voided
             # (this run voids contracts too), 410 Gone is the answer to a well-formed, real token.
             "include-name": "GET /sign/{token}",
@@ -219,6 +246,10 @@ def _point_at_seeded(case: Case, seeded: Seeded, pick: Picker) -> Case:
             path["milestone_id"] = pick(case, "milestone_id", seeded.milestone_ids, path["milestone_id"])
         if "token" in path:
             path["token"] = pick(case, "token", seeded.tokens, path["token"])
+        if "entry_id" in path:
+            path["entry_id"] = pick(case, "entry_id", ("st-files",), path["entry_id"])
+        if "index" in path:
+            path["index"] = pick(case, "index", ("0",), path["index"])
         if "source_id" in path and case.media_type in seeded.sources:
             path["source_id"] = seeded.sources[case.media_type]
     query = case.query or {}

@@ -603,8 +603,10 @@ def test_admin_set_api_stores_the_credential_beside_the_webhook_secrets(
     from chalicelib.admin.sources import add_source, get_source_fresh, rotate_secret
     from chalicelib.core.aws import get_secret_json
     from chalicelib.store.models import create_tables
+    from chalicelib.store.registry import put_tenant
 
     create_tables()
+    put_tenant("demo", "Demo")  # `sources add` refuses a tenant that does not exist
     info = add_source("acme-zoho", "demo", "zoho", options={"our_party": OUR_PARTY_ZH})
     credential = zoho_credential(urls)
     capsys.readouterr()

@@ -7,7 +7,7 @@ from typing import Any
 
 from devstack.crm_samples import basic_auth_headers, salesforce_headers, token_headers
 from tests.support.hubspot_signing import hubspot_v3_headers
-from tests.support.stack import StackHarness
+from tests.support.stack import StackHarness, timeline_event_count
 
 
 def post(stack: StackHarness, source_id: str, body: bytes, headers: dict[str, str], query: str = "") -> Any:
@@ -49,10 +49,10 @@ def stored_keys(prefixes: tuple[str, ...] = ("crm#", "delivery#", "rejected#")) 
 
 
 def assert_stored_nothing(stack: StackHarness) -> None:
-    from chalicelib.store.models import ContractRecord, EventRecord
+    from chalicelib.store.models import ContractRecord
 
     assert sum(1 for _ in ContractRecord.scan()) == 0
-    assert sum(1 for _ in EventRecord.scan()) == 0
+    assert timeline_event_count() == 0
     assert stored_keys() == []
     assert stack.drain_jobs() == 0
 

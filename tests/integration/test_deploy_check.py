@@ -234,7 +234,7 @@ def test_the_archive_keeps_its_record(deployed: dict[str, Deployed]) -> None:
     assert rules["noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 365
     assert all(s3.get_public_access_block(Bucket=dev_bucket)["PublicAccessBlockConfiguration"].values())
     tables = [r for r in deployed["dev"].template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
-    assert len(tables) == 5
+    assert len(tables) == 6  # contracts, events, keys, reminders, registry, analytics
     for stage in deployed:
         for table in client("dynamodb").list_tables()["TableNames"]:
             if table.startswith(f"signbridge-{stage}-"):
@@ -359,7 +359,9 @@ def test_the_api_function(arns: Arns) -> None:
         assert not allows(api, action, arns.queue()), action
     assert not allows(api, "sqs:SendMessage", arns.queue("jobs-dlq"))
     assert allows(api, "s3:GetObject", arns.object()) and allows(api, "s3:GetObjectVersion", arns.object())
-    assert not allows(api, "s3:PutObject", arns.object())  # only the jobs write the archive
+    assert not allows(api, "s3:PutObject", arns.object())  # only the jobs write the archive,
+    # except the files of execution-log entries, under their own prefix
+    assert allows(api, "s3:PutObject", arns.object("execution/acme/c-1/ex-1/0-0123456789abcdef"))
     assert allows(api, "dynamodb:Query", arns.table("contracts") + "/index/by-envelope")
     assert not allows(api, "dynamodb:Scan", arns.table("registry"))
     assert allows(api, "secretsmanager:GetSecretValue", arns.secret("sources/acme-zoho"))

@@ -200,6 +200,12 @@ def test_get_document(stack: StackHarness, sent: dict[str, Any]) -> None:
     # The app's call is the archive job's: byte for byte what it stored.
     assert envelopes.combined_pdf(stack.tenant_id, sent["envelope_id"]) == data
     assert done["documents"]["signed"]["sha256"] == hashlib.sha256(data).hexdigest()
+    # The certificate of completion alone (documentId "certificate"), the archive job's second download.
+    certificate = api.get_document(account_id, "certificate", sent["envelope_id"], _request_timeout=TIMEOUT)
+    assert certificate.startswith(b"%PDF-") and len(certificate) < len(data)
+    assert envelopes.certificate_pdf(stack.tenant_id, sent["envelope_id"]) == certificate
+    [archived] = [e for e in done["timeline"] if e["type"] == "archived"]
+    assert archived["detail"]["certificate"]["sha256"] == hashlib.sha256(certificate).hexdigest()
 
 
 def test_update_to_void(stack: StackHarness, sent: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The evidence bundle (GET /v1/contracts/{id}/evidence): a zip whose manifest is checked here from
 the files themselves — every sha256 recomputed, the hash chain rebuilt by its rule, the signed PDF's
-hash equal to what the contract records — and 409 before the contract is signed and archived."""
+and the certificate of completion's hashes equal to what the contract's archive recorded — and 409
+before the contract is signed and archived."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import io
 import json
 import zipfile
 from typing import Any
+
+from pypdf import PdfReader
 
 from tests.integration.test_execution_log import post_entry, signed_service_contract
 from tests.integration.test_listing import create
@@ -31,6 +34,10 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def pdf_text(pdf: bytes) -> str:
+    return "".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
 def test_bundle_of_a_signed_contract_verifies(stack: StackHarness) -> None:
     contract_id = signed_service_contract(stack, "svc-evidence")
     assert post_entry(stack, contract_id, {"kind": "delivery", "at": "2027-01-05T10:00:00Z", "by": "Anna Keller",
@@ -39,7 +46,8 @@ def test_bundle_of_a_signed_contract_verifies(stack: StackHarness) -> None:
     assert response.status_code == 302, response.body
     assert response.headers["Cache-Control"] == "no-store"
     bundle = zipfile.ZipFile(io.BytesIO(download(response.headers["Location"])))
-    assert sorted(bundle.namelist()) == ["manifest.json", "rendered.html", "signed.pdf", "timeline.json"]
+    assert sorted(bundle.namelist()) == ["certificate.pdf", "manifest.json", "rendered.html", "signed.pdf",
+                                         "timeline.json"]
     manifest = json.loads(bundle.read("manifest.json"))
 
     # Every file's hash and size from its bytes; the chain rebuilt from the hashes, in the manifest's order.
@@ -50,7 +58,8 @@ def test_bundle_of_a_signed_contract_verifies(stack: StackHarness) -> None:
         previous = sha((previous + sha(data)).encode("ascii"))
         assert entry["chain"] == previous, entry["name"]
     assert manifest["root"] == previous
-    assert {f["name"] for f in manifest["files"]} == {"signed.pdf", "rendered.html", "timeline.json"}
+    assert [f["name"] for f in manifest["files"]] == ["signed.pdf", "certificate.pdf", "rendered.html",
+                                                      "timeline.json"]
 
     view = stack.get_contract(contract_id)
     signed_pdf = bundle.read("signed.pdf")
@@ -60,8 +69,21 @@ def test_bundle_of_a_signed_contract_verifies(stack: StackHarness) -> None:
         == manifest["recorded"]["rendered_sha256"]
     timeline = json.loads(bundle.read("timeline.json"))
     assert [e["type"] for e in timeline] == [e["type"] for e in view["timeline"]]
+
+    # The certificate of completion: its own file, the hash the archive job recorded in the `archived`
+    # event, a PDF naming the envelope and its signer, and the last pages of the combined signed PDF.
+    certificate = bundle.read("certificate.pdf")
+    [archived] = [e for e in timeline if e["type"] == "archived"]
+    assert sha(certificate) == archived["detail"]["certificate"]["sha256"] == manifest["recorded"]["certificate_sha256"]
+    assert archived["detail"]["certificate"]["bytes"] == len(certificate)
+    assert archived["detail"]["sha256"] == sha(signed_pdf)
+    certificate_text = pdf_text(certificate)
+    assert "Certificate of Completion" in certificate_text and view["envelope_id"] in certificate_text
+    certificate_pages = len(PdfReader(io.BytesIO(certificate)).pages)
+    signed_pages = PdfReader(io.BytesIO(signed_pdf)).pages
+    assert "".join(p.extract_text() or "" for p in signed_pages[-certificate_pages:]) == certificate_text
+    assert "certificate.pdf" in manifest["certificate_of_completion"]
     assert "execution_delivery" in [e["type"] for e in timeline] and manifest["timeline_events"] == len(timeline)
-    assert "certificate of completion" in manifest["certificate_of_completion"]
 
     # Asked again with nothing new, the same bundle; a new event makes a new one, with a new root.
     assert download(evidence(stack, contract_id).headers["Location"]) == download(response.headers["Location"])

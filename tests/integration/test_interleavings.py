@@ -12,6 +12,7 @@ marker is written only if absent, in the same transaction), not by the luck of t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.contracts.stored import StoredDocument
 from chalicelib.jobs import send as send_job
+from chalicelib.store import documents
 from tests.support.esign import signer, submit, webhook_body
 from tests.support.interleave import arm_for_thread
 from tests.support.stack import StackHarness
@@ -236,6 +239,11 @@ def test_two_archive_jobs_at_once(stack: StackHarness, isolation: str) -> None:
     types = stack.timeline_types(contract_id)
     for once in ("archived", "active"):
         assert types.count(once) == 1, (once, types)
+    # The one `archived` event names the certificate its own job stored: that S3 version has that sha256.
+    [archived] = [e for e in contract["timeline"] if e["type"] == "archived"]
+    cert = archived["detail"]["certificate"]
+    stored = documents.get_bytes(StoredDocument(cert["s3_key"], cert["sha256"], cert["version_id"]))
+    assert hashlib.sha256(stored).hexdigest() == cert["sha256"]
 
 
 def wait_without_jobs(stack: StackHarness, contract_id: str, status: str, timeout: float = 30.0) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+from pypdf import PdfReader
+
+from tests.support.esign import envelope_api
 from tests.support.stack import StackHarness
 
 SAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "samples"
@@ -43,6 +47,20 @@ def test_a_bilingual_contract_previews_and_sends_one_document(stack: StackHarnes
     sent = stack.wait_status(contract_id, "sent")
     assert sent["locale"] == "zh-CN+en"
     assert sent["documents"]["rendered"]["template_version"].startswith("sales.zh-CN+en@")
+
+    # The PDF DocuSign (here its sandbox) prints from what was sent shows both scripts, with a CJK font
+    # embedded (real glyphs, not boxes), and the signature block's roles in both languages.
+    api, account_id = envelope_api()
+    pdf = api.get_document(account_id, "1", sent["envelope_id"], _request_timeout=(3, 60))
+    reader = PdfReader(io.BytesIO(pdf))
+    # Whitespace left out: the PDF's text breaks lines where the narrow columns wrap.
+    text = "".join("".join(page.extract_text() or "" for page in reader.pages).split())
+    for phrase in ("产品名称、规格、数量及价款", "Goods and price", "壹拾贰万捌仟元整", "以中文文本为准",
+                   "the Chinese text shall prevail", "卖方 / Seller（盖章）", "买方 / Buyer（盖章）"):
+        assert "".join(phrase.split()) in text, phrase
+    fonts = {str(font.get_object()["/BaseFont"]) for page in reader.pages
+             for font in page["/Resources"]["/Font"].values()}
+    assert any("CJK" in font for font in fonts), fonts
 
 
 def test_preview_lists_every_problem(stack: StackHarness) -> None:

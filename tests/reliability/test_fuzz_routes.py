@@ -39,6 +39,7 @@ from tests.reliability.test_fuzz_adapters import (
     mutated_json,
     mutated_xml,
 )
+from tests.support import sample_files
 from tests.support.fixtures import volume
 from tests.support.stack import StackHarness
 
@@ -55,7 +56,7 @@ FUZZ = settings(deadline=None, derandomize=True, database=None, phases=[Phase.ex
 WEBHOOK = "/v1/webhooks/{source_id}"
 CONNECT = "/v1/esign/docusign/connect"
 # The signer's and the approver's pages: HTML whatever the status.
-HTML_ROUTES = {"/sign/{token}", "/signed", "/approval/{token}"}
+HTML_ROUTES = {"/sign/{token}", "/signed", "/approval/{token}", "/c/{token}", "/c/{token}/{kind}"}
 OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 # The webhook takes the most hostile input before authentication, and reads six CRM dialects: it gets
 # this many times a route's share of the cases.
@@ -217,14 +218,25 @@ def seed(stack: StackHarness) -> Seeded:
         link = stack.client.http.get(f"/v1/contracts/{sent}/signing-link?signer={signer}", headers=stack.auth())
         assert link.status_code == 200, link.body
         tokens.append(link.json_body["url"].rsplit("/", 1)[-1])
+    share = stack.client.http.post(f"/v1/contracts/{active}/share", body=b'{"scope": ["paid", "delivered"]}',
+                                   headers={**stack.auth(), "Content-Type": "application/json"})
+    assert share.status_code == 201, share.body
+    tokens.append(share.json_body["url"].rsplit("/", 1)[-1])  # a contract page that may record
     page = stack.client.http.get("/v1/contracts?limit=1", headers=stack.auth())
     assert page.status_code == 200 and page.json_body["next_cursor"], page.body
     stack.settle_connect()
+    entry = {"kind": "delivery", "at": "2030-01-05T10:00:00Z", "by": "fz", "text": "delivered", "entry_id": "fz-files",
+             "attachments": [sample_files.attachment("note.pdf", "application/pdf", sample_files.pdf())]}
+    recorded = stack.client.http.post(f"/v1/contracts/{active}/execution", body=json.dumps(entry).encode(),
+                                      headers={**stack.auth(), "Content-Type": "application/json"})
+    assert recorded.status_code == 201, recorded.body
     payloads = tuple(e["payload"] for e in stack.connect_log(outcome="dropped"))
     assert payloads, "the sandbox dropped no Connect message about the sent contract"
     return Seeded(
         values={"contract_id": (sent, pending, active), "milestone_id": ("pay-1", "pay-2", "dlv-1"),
-                "token": tuple(tokens), "source_id": (stack.source_id, *CRM_SOURCES.values())},
+                "token": tuple(tokens), "source_id": (stack.source_id, *CRM_SOURCES.values()),
+                "entry_id": ("fz-files",), "index": ("0", "1"), "kind": ("document", "signed", "evidence"),
+                "link_id": (share.json_body["link_id"],)},
         query={"cursor": (page.json_body["next_cursor"],), "signer": ("1", "2", "3"),
                "version": ("rendered", "signed"), "from": ("2026-01-01", "2020-02-29"),
                "to": ("2026-12-31", "2030-01-01"), "status": ("sent,active", "sent"), "type": ("sales", "service"),
@@ -289,6 +301,12 @@ def sample_bodies(route: Route, auth: str, seeded: Seeded) -> st.SearchStrategy[
     if tail == "{milestone_id}":
         return st.one_of(around({"status": "paid", "amount": "100.00", "paid_on": "2030-01-20", "reference": "r-1"}),
                          around({"status": "delivered", "delivered_on": "2030-02-20"}))
+    if tail == "execution":
+        entry = {"kind": "delivery", "at": "2030-01-05T10:00:00Z", "by": "fz", "text": "delivered"}
+        return st.one_of(around(entry), around({**entry, "attachments": [
+            sample_files.attachment("note.pdf", "application/pdf", sample_files.pdf()),
+            sample_files.attachment("a.csv", "text/csv", sample_files.CSV)]}), around({**entry, "attachments": [
+                sample_files.attachment("x.pdf", "application/pdf", sample_files.exe())]}))
     return st.just(b"")
 
 

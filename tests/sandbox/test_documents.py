@@ -65,6 +65,28 @@ def test_certificate_can_be_left_out_and_documents_fetched_alone(completed) -> N
     certificate = api.get_document(sandbox.account_id, "certificate", envelope_id)
     assert pdf_text(certificate)[0] == 1
 
+
+def test_the_certificate_alone_names_the_envelope_its_signers_their_sign_times_and_addresses(completed) -> None:
+    sandbox, envelope_id, _ = completed
+    api = sandbox.api()
+    certificate = api.get_document(sandbox.account_id, "certificate", envelope_id)
+    assert certificate.startswith(b"%PDF")
+    pages, text = pdf_text(certificate)
+    assert pages == 1
+    assert "Certificate of Completion" in text and envelope_id in text
+    assert "壹拾贰万捌仟元整" not in text  # no page of the contract
+    recipients = api.list_recipients(sandbox.account_id, envelope_id).signers
+    assert {r.name for r in recipients} == {"张三", "李四"}
+    flat = text.replace("\n", "")  # a table cell may wrap a timestamp
+    for recipient in recipients:
+        assert recipient.name in text
+        # The signed time as the envelope's recipients report it, to the second, in UTC.
+        assert recipient.signed_date_time[:19] + "Z" in flat, recipient.signed_date_time
+    assert text.count("192.0.2.1") == 2  # one placeholder address per signer who signed
+    # It is listed among the envelope's documents, as DocuSign lists it.
+    listed = api.list_documents(sandbox.account_id, envelope_id).envelope_documents
+    assert [d.document_id for d in listed][-1] == "certificate"
+
     with pytest.raises(ds.ApiException) as caught:
         api.get_document(sandbox.account_id, "7", envelope_id)
     assert api_error(caught.value)["errorCode"] == "DOCUMENT_DOES_NOT_EXIST"

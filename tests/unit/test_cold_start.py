@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("docusign_esign", "jinja2", "cn2an", "hubspot", "simple_salesforce", "zeep", "lxml", "requests", "holidays")
+HEAVY = ("docusign_esign", "jinja2", "cn2an", "hubspot", "simple_salesforce", "zeep", "lxml", "requests", "holidays",
+         "puremagic")  # the attachment scan's file signatures: loaded by an entry with attachments only
 
 
 def modules_after(code: str) -> set[str]:

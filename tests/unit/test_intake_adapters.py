@@ -4,6 +4,7 @@ the CRM's native payload into canonical webhook bodies that validate — with th
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -758,3 +759,10 @@ def test_an_id_that_is_not_a_record_id_is_not_sent_to_the_api_but_to_validation(
     with pytest.raises(ContractInvalid) as caught:
         parse_webhook_body(mapped(item).body)
     assert "contract.crm_record_id" in [d["path"] for d in caught.value.to_error_body()["error"]["details"]]
+
+
+def test_a_crm_language_field_can_ask_for_a_bilingual_contract() -> None:
+    body = json.dumps(load("zoho_deal.json") | {"Language": "中英双语"}).encode()
+    [event] = ZohoAdapter().parse(zoho_source(), request(body, {}), None)
+    contract = contract_of(event)
+    assert contract["locale"] == "zh-CN+en" and "prevailing_language" not in contract  # the Chinese text prevails

@@ -11,6 +11,7 @@ from chalicelib.contracts import ContractInvalid, parse_webhook_body
 from chalicelib.intake.mapping import (
     MAPPINGS_DIR,
     FieldMapping,
+    ListRule,
     MappingError,
     crm_field_for,
     default_mapping,
@@ -198,3 +199,24 @@ def test_validation_errors_can_name_the_crm_field() -> None:
     assert named["contract.amount"] == "Amount"
     # our_party is a source option here: the error names where it would have come from.
     assert named["contract.parties.ours"].startswith("signbridge.our_party.name")
+
+
+@pytest.mark.parametrize("kind", ["fxiaoke", "hubspot", "pipedrive", "salesforce", "zoho"])
+@pytest.mark.parametrize(("crm_value", "locale"), [
+    ("zh-CN+en", "zh-CN+en"), ("bilingual", "zh-CN+en"), ("Bilingual", "zh-CN+en"), ("中英双语", "zh-CN+en"),
+    ("中英文", "zh-CN+en"), ("Chinese and English", "zh-CN+en"), ("中文", "zh-CN"), ("English", "en"),
+])
+def test_each_default_mapping_turns_a_crm_language_into_a_contract_locale(kind: str, crm_value: str,
+                                                                          locale: str) -> None:
+    rule = default_mapping(kind).fields["contract.locale"]
+    assert not isinstance(rule, ListRule)
+    only_locale = FieldMapping({"contract.locale": rule})
+    # The CRM's language field (the expression's first alternative), and the source's default.
+    crm_path = rule.expr.split("||")[0].strip().split(".")
+    record: dict = {}
+    node = record
+    for part in crm_path[:-1]:
+        node = node.setdefault(part, {})
+    node[crm_path[-1]] = crm_value
+    assert only_locale.apply(record).body["contract"]["locale"] == locale
+    assert only_locale.apply({"signbridge": {"locale": crm_value}}).body["contract"]["locale"] == locale

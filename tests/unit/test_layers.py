@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # libraries, PyJWT (~70 ms with its crypto backend) for the DocuSign JWT grant, made hourly, and the
 # CRMs' clients (HubSpot's generated client; simple-salesforce, which brings requests, zeep and lxml),
 # loaded by the jobs that read a CRM record or write back, never on the webhook path; and `holidays`
-# (~0.1 s), loaded only for a working calendar of a country other than CN.
-HEAVY = ("docusign_esign", "jinja2", "cn2an", "jwt", "hubspot", "simple_salesforce", "requests", "holidays")
+# (~0.1 s), loaded only for a working calendar of a country other than CN; and `puremagic` (~45 ms,
+# its signature table), loaded only when an execution-log entry carries attachments.
+HEAVY = ("docusign_esign", "jinja2", "cn2an", "jwt", "hubspot", "simple_salesforce", "requests", "holidays",
+         "puremagic")
 
 # Lowest first. A module belongs to the longest prefix listed; it may import its own layer and
 # below. Same-layer imports between packages are allowed as long as no package cycle appears.

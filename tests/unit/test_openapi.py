@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from chalicelib.web.openapi import OPERATIONS, openapi_document, route_keys
 
 # Routes a person opens in a browser: their refusals are HTML pages, not the JSON error shape.
-PAGE_PATHS = ("/sign/{token}", "/approval/{token}")
+PAGE_PATHS = ("/sign/{token}", "/approval/{token}", "/c/{token}", "/c/{token}/{kind}")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.link_keys import new_ring
+from chalicelib.lifecycle.share_tokens import read_token
 from chalicelib.reminders.content import compose
 from chalicelib.reminders.planning import business_moment, in_business_hours, plan_reminders
 from chalicelib.reminders.settings import TenantSettings
@@ -20,6 +22,7 @@ from chalicelib.reminders.settings import TenantSettings
 pytestmark = pytest.mark.usefixtures("pinned_public_base_url")  # the emails' links
 
 SAMPLES = Path(__file__).resolve().parents[2] / "devstack" / "samples"
+RING = new_ring()  # seals each email's contract-page link
 TENANT = TenantSettings.from_dict({"payment": {"manager_email": "boss@yunti.example",
                                                "finance_email": "finance@yunti.example"}})
 
@@ -49,7 +52,7 @@ def item(planned: Any, **detail: Any) -> Any:
 def emails(document: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for p in plan_reminders(document, "ctr_1", TENANT):
-        out[p.key.split(":", 1)[1]] = compose(record(document), item(p), p.due_at, TENANT)
+        out[p.key.split(":", 1)[1]] = compose(record(document), item(p), p.due_at, TENANT, RING)
     return out
 
 
@@ -86,7 +89,12 @@ def test_zh_cn_body_has_the_facts_the_capitals_and_what_to_do() -> None:
         assert "人民币 89,600.00 元" in text and "捌万玖仟陆佰元整" in text  # this milestone
         assert "2027年2月14日" in text and "2026年12月1日 至 2027年11月30日" in text
         assert "请确认杭州新禾贸易有限公司是否已付款" in text  # we sell: they pay, we chase
-        assert "http://127.0.0.1:8000/v1/contracts/ctr_1" in text
+        # The addressees' own contract page: a payment reminder's lets them mark this milestone paid.
+        [token] = re.findall(r"http://127\.0\.0\.1:8000/c/([0-9a-f]{8}\.[A-Za-z0-9_-]+)", text)
+        claims = read_token(token, RING)
+        assert claims is not None and (claims.tenant_id, claims.contract_id) == ("t1", "ctr_1")
+        assert (claims.scope, claims.milestone_id, claims.language) == (("paid",), "pay-2", "zh-CN")
+        assert claims.recipient == "wang.min@yunti.example"
     assert email.html.startswith("<!doctype html>") and 'lang="zh-CN"' in email.html
     expiry = emails(sample("sales"))["expiry:2027-11-30:-30d"]
     assert "距今还有 29 天" in expiry.text and "续签" in expiry.text
@@ -95,7 +103,7 @@ def test_zh_cn_body_has_the_facts_the_capitals_and_what_to_do() -> None:
 def test_partial_payment_shows_what_is_still_open() -> None:
     document = sample("sales")
     [p] = [p for p in plan_reminders(document, "ctr_1", TENANT) if p.key.endswith("pay-2:2027-02-14:overdue:+7d")]
-    email = compose(record(document), item(p, amount_remaining="49600.00"), p.due_at, TENANT)
+    email = compose(record(document), item(p, amount_remaining="49600.00"), p.due_at, TENANT, RING)
     assert email.subject == "付款逾期：HT-2026-0117 尾款 已逾期 7 天（尚欠 人民币 49,600.00 元）"
     assert "目前已收 人民币 40,000.00 元，尚欠 人民币 49,600.00 元" in email.text
     assert "尚欠金额：人民币 49,600.00 元（大写：肆万玖仟陆佰元整）" in email.text
@@ -183,3 +191,16 @@ def test_in_business_hours_and_the_next_business_moment() -> None:
     assert business_moment(s, shanghai, at("2030-01-08T13:00")) == at("2030-01-09T01:00")  # 21:00 -> Wed 09:00
     assert business_moment(s, shanghai, at("2030-01-04T12:00")) == at("2030-01-07T01:00")  # Fri 20:00 -> Mon
     assert business_moment(s, shanghai, at("2030-01-08T03:30")) == at("2030-01-08T03:30")  # already open
+
+
+def test_a_renewal_notice_in_working_days_is_stated_as_such() -> None:
+    document = sample("service", renewal_notice_working_days=20)
+    del document["renewal_notice_days"]
+    # End Fri 2027-12-31, Monday to Friday: 20 working days back, the 31st not counted, is Fri 12-03
+    # (Dec 30, 29, 28, 27 / 24 .. 20 / 17 .. 13 / 10 .. 6 / 3).
+    email = emails(document)["renewal:2027-12-03:-7d"]
+    assert "give notice by 3 December 2027" in email.subject
+    assert "(the contract requires 20 working days' notice)" in email.text and "20 days' notice" not in email.text
+    document["locale"] = "zh-CN"  # 2027: no PRC arrangement published yet, so Monday to Friday too
+    email = emails(document)["renewal:2027-12-03:-7d"]
+    assert "（合同约定须提前 20 个工作日通知）" in email.text

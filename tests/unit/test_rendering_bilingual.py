@@ -194,3 +194,49 @@ def test_emails_about_a_bilingual_contract_are_in_its_prevailing_language(prevai
     else:
         assert mail.subject.endswith(" (signing period expired)")
     assert emails.approval_request(record, [], ["legal@x.example"]).subject
+
+
+# Each type's roles as its zh-CN and en texts name them (templates/contracts/<type>.<locale>.html.j2):
+# the signature block of a bilingual document names each party's role in both languages.
+ROLES = {
+    "sales": {"ours": ("卖方", "Seller"), "counterparty": ("买方", "Buyer")},
+    "service": {"ours": ("服务方", "Service Provider"), "counterparty": ("委托方", "Client")},
+    "partner": {"ours": ("甲方", "Party A"), "counterparty": ("乙方", "Party B")},
+    "supplier": {"ours": ("采购方", "Buyer"), "counterparty": ("供应方", "Supplier")},
+}
+
+
+def signature_labels(html: str) -> list[str]:
+    """The party labels of the signature block (after the two columns), in page order."""
+    tail = html[html.rindex('class="signatures"'):]
+    return re.findall(r'<p style="[^"]*"><span style="[^"]*">([^<]+)</span></p>', tail)
+
+
+@pytest.mark.parametrize("prevailing", [None, "en"])
+@pytest.mark.parametrize("kind", ["sales", "service", "partner", "supplier"])
+def test_the_signature_block_names_each_role_in_both_languages(kind: str, prevailing: str | None) -> None:
+    contract = json.loads((FIXTURES / f"{kind}.zh-CN.json").read_text(encoding="utf-8"))["contract"]
+    contract["locale"] = "zh-CN+en"
+    if prevailing:
+        contract["prevailing_language"] = prevailing
+    labels = signature_labels(render_contract(contract).html)
+    colon = ":" if prevailing == "en" else "："
+    expected = {f"{zh} / {en}（盖章）{colon}" for zh, en in ROLES[kind].values()}
+    assert set(labels) == expected
+
+
+def test_single_language_signature_blocks_name_one_role() -> None:
+    assert signature_labels(render_contract(sales(locale="zh-CN")).html) == ["卖方（盖章）：", "买方（盖章）："]
+    assert signature_labels(render_contract(sales(locale="en")).html) == ["Seller:", "Buyer:"]
+
+
+def test_a_working_day_notice_period_is_printed_as_working_days_in_both_texts() -> None:
+    contract = json.loads((FIXTURES / "service.zh-CN.json").read_text(encoding="utf-8"))["contract"]
+    del contract["renewal_notice_days"]
+    contract.update(locale="zh-CN+en", renewal_notice_working_days=10)
+    zh, en = [cells for section, cells in rows(render_contract(contract).html) if "期满" in cells[0]][0]
+    assert "应于期满前 10 个工作日书面通知对方" in zh
+    assert "at least 10 working days before the end date" in en
+    contract.update(renewal_notice_days=60, renewal_notice_working_days=None)
+    zh, en = [cells for section, cells in rows(render_contract(contract).html) if "期满" in cells[0]][0]
+    assert "应于期满前 60 日书面通知对方" in zh and "at least 60 days before the end date" in en
