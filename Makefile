@@ -28,7 +28,7 @@ STAGE ?= dev
 # A JSON file of the stage's settings, over .chalice/config.json's (docs/runbook.md#packaging).
 SETTINGS ?=
 
-.PHONY: demo run test reliability lint docs-preview bench package clean system-demo system-test
+.PHONY: demo run admin test reliability lint mutation mutation-sample docs-preview bench package clean system-demo system-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,13 +51,30 @@ demo: system-demo $(STAMP)
 run: system-demo $(STAMP)
 	$(BIN)/python -m devstack run
 
-## Lint (ruff, mypy), then every test tier: unit, integration, browser, sandbox and reliability on two workers,
-## beside the end-to-end tier (whole local stacks as processes, one at a time, the 1,000-contract
-## load among them); see tests/tiers.sh.
+## The admin CLI against the running local stack: make admin ARGS="tenants list".
+ARGS ?= --help
+admin: $(STAMP)
+	$(BIN)/python -m devstack admin $(ARGS)
+
+## Lint (ruff, mypy), the mutation sample (docs/testing.md), then every test tier: unit, integration, browser,
+## sandbox and reliability on two workers, beside the end-to-end tier (whole local stacks as processes, one at
+## a time, the 1,000-contract load among them); see tests/tiers.sh.
 test: system-test $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m tests.mutation.score sample
 	./tests/tiers.sh $(PYTEST_ARGS)
+
+## Mutation testing of the pure domain and the intake's signatures against the unit tests (mutmut, plus the
+## module-level mutants it does not make): each module's score, failing under its floor (docs/testing.md).
+mutation: $(STAMP)
+	rm -rf mutants
+	nice -n 10 $(BIN)/mutmut run --max-children 2
+	nice -n 10 $(BIN)/python -m tests.mutation.score full --report mutants/report.md
+
+## The fixed mutation sample `make test` runs (about a minute), failing under a floor.
+mutation-sample: $(STAMP)
+	$(BIN)/python -m tests.mutation.score sample
 
 ## The fault matrix, the fuzzing and the 1,000-contract load on the local stack, written to RELIABILITY.md.
 reliability: system-test $(STAMP)
@@ -72,7 +89,8 @@ lint: $(STAMP)
 docs-preview: system-test $(STAMP)
 	$(BIN)/python -m devstack.docs_preview --out docs/previews
 
-## Benchmarks (ratios in one run), written to BENCHMARKS.md.
+## Every benchmark (ratios in one run; a few minutes on 2 cores), written to BENCHMARKS.md with the machine
+## and the date; the time each bench took is printed and recorded.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -82,4 +100,4 @@ package: $(STAMP)
 	$(BIN)/python -m infra.package --stage $(STAGE) --out build/$(STAGE) $(if $(SETTINGS),--settings $(SETTINGS))
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache docs/previews build
+	rm -rf $(VENV) .devstack .pytest_cache docs/previews build mutants

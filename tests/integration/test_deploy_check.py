@@ -360,8 +360,10 @@ def test_the_api_function(arns: Arns) -> None:
     assert not allows(api, "sqs:SendMessage", arns.queue("jobs-dlq"))
     assert allows(api, "s3:GetObject", arns.object()) and allows(api, "s3:GetObjectVersion", arns.object())
     assert not allows(api, "s3:PutObject", arns.object())  # only the jobs write the archive,
-    # except the files of execution-log entries, under their own prefix
+    # except the files of execution-log entries and the evidence bundles it builds, under their own prefixes
     assert allows(api, "s3:PutObject", arns.object("execution/acme/c-1/ex-1/0-0123456789abcdef"))
+    assert allows(api, "s3:PutObject", arns.object("evidence/acme/c-1/3f9a.zip"))
+    assert not allows(api, "s3:PutObject", arns.object("signed/acme/c-1/env-1.pdf"))
     assert allows(api, "dynamodb:Query", arns.table("contracts") + "/index/by-envelope")
     assert not allows(api, "dynamodb:Scan", arns.table("registry"))
     assert allows(api, "secretsmanager:GetSecretValue", arns.secret("sources/acme-zoho"))

@@ -1,4 +1,9 @@
-"""The lifecycle table: every move not listed is refused, terminal states are dead ends."""
+"""The lifecycle table: every move not listed is refused, terminal states are dead ends.
+
+The allowed moves below are written out by hand from the documented life of a contract (README,
+docs/architecture.md, docs/reminders.md, docs/crm-setup.md), each with its reason, not derived from
+`TRANSITIONS`: the code and this test are two statements of the rules, and they must agree.
+"""
 
 import itertools
 
@@ -19,9 +24,60 @@ from chalicelib.contracts.lifecycle import (
     sources_of,
 )
 
+S = Status
+
+# (from, to): why the documented life of a contract needs the move.
+DOCUMENTED_MOVES: dict[tuple[Status, Status], str] = {
+    # Before sending: the send job's approval gate, the send itself, a cancel.
+    (S.RECEIVED, S.PENDING_APPROVAL): "the tenant's approval rules catch it at the send job's gate",
+    (S.RECEIVED, S.SENDING): "no approval needed: the send job takes it",
+    (S.RECEIVED, S.SEND_FAILED): "the send job dead-lettered before it reached `sending`",
+    (S.RECEIVED, S.VOIDED): "cancelled by the CRM or POST …/void before anything was sent",
+    (S.PENDING_APPROVAL, S.APPROVED): "POST …/approve or an approver's email link",
+    (S.PENDING_APPROVAL, S.REJECTED): "POST …/reject or an approver's email link",
+    (S.PENDING_APPROVAL, S.VOIDED): "POST …/void or a CRM cancel while it waits for approval",
+    (S.APPROVED, S.SENDING): "the send job sends the version that was approved",
+    (S.APPROVED, S.SEND_FAILED): "the send job dead-lettered before it reached `sending`",
+    (S.APPROVED, S.VOIDED): "cancelled by the CRM or POST …/void before anything was sent",
+    (S.APPROVED, S.PENDING_APPROVAL): "a CRM update changed the approved document: asked again",
+    (S.SENDING, S.SENT): "DocuSign accepted the envelope",
+    (S.SENDING, S.SEND_FAILED): "DocuSign refused the data, or the send job dead-lettered",
+    (S.SENDING, S.VOIDED): "POST …/void: not signed yet, the void job voids any envelope",
+    (S.SEND_FAILED, S.SENDING): "a corrected CRM update or `admin contracts replay` sends it again",
+    (S.SEND_FAILED, S.PENDING_APPROVAL): "a replay or an update the tenant's rules want approved",
+    (S.SEND_FAILED, S.VOIDED): "cancelled: send_failed is a contract not sent yet",
+    # The envelope is out: Connect reports the signers' progress.
+    (S.SENT, S.DELIVERED): "a signer opened the envelope",
+    (S.SENT, S.COMPLETED): "Connect dropped or never sent `delivered` (embedded signing, a lost message)",
+    (S.SENT, S.DECLINED): "a signer declined",
+    (S.SENT, S.VOIDED): "cancelled, or the envelope expired at DocuSign",
+    (S.DELIVERED, S.COMPLETED): "every signer signed",
+    (S.DELIVERED, S.DECLINED): "a signer declined",
+    (S.DELIVERED, S.VOIDED): "cancelled, or the envelope expired at DocuSign",
+    (S.COMPLETED, S.ACTIVE): "the archive job stored the signed PDF",
+    # In force: the hourly run's term transitions (docs/reminders.md) and an early end.
+    (S.ACTIVE, S.EXPIRING): "a fixed term's expiry notice window opened",
+    (S.ACTIVE, S.EXPIRED): "a fixed term ended without an expiry ladder (no expiring window)",
+    (S.ACTIVE, S.RENEWED): "an auto-renewing term ended: the next term",
+    (S.ACTIVE, S.TERMINATED): "ended early",
+    (S.EXPIRING, S.EXPIRED): "the day after the end date",
+    (S.EXPIRING, S.RENEWED): "auto_renew turned on in the CRM inside the notice window",
+    (S.EXPIRING, S.TERMINATED): "ended early",
+    (S.RENEWED, S.EXPIRING): "auto_renew turned off: the term in force gets its expiry window",
+    (S.RENEWED, S.EXPIRED): "auto_renew turned off and the term in force ended",
+    (S.RENEWED, S.RENEWED): "an auto-renewing contract renews once per term",
+    (S.RENEWED, S.TERMINATED): "ended early",
+}
+
 ALL_PAIRS = list(itertools.product(Status, Status))
-ALLOWED = [(a, b) for a, b in ALL_PAIRS if b in TRANSITIONS[a]]
-DISALLOWED = [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]]
+ALLOWED = sorted(DOCUMENTED_MOVES)
+DISALLOWED = [pair for pair in ALL_PAIRS if pair not in DOCUMENTED_MOVES]
+
+
+def test_the_table_is_the_documented_one():
+    in_code = {(a, b) for a, nxt in TRANSITIONS.items() for b in nxt}
+    assert in_code - DOCUMENTED_MOVES.keys() == set(), "allowed in the code, not documented"
+    assert DOCUMENTED_MOVES.keys() - in_code == set(), "documented, refused by the code"
 
 
 def test_every_status_has_a_row():
@@ -72,7 +128,14 @@ def test_sources_of_is_the_inverse_of_the_table():
 
 
 def test_the_named_sets():
+    # docs/crm-setup.md's columns: "not sent yet" and "envelope out"; docs/reminders.md's "in force".
+    assert EDITABLE == {Status.RECEIVED, Status.PENDING_APPROVAL, Status.APPROVED, Status.SEND_FAILED}
     assert ENVELOPE_OPEN == {Status.SENT, Status.DELIVERED}
+    assert IN_FORCE == {Status.ACTIVE, Status.EXPIRING, Status.RENEWED}
+    # README: execution is recorded on contracts "completed, active, expiring, renewed".
+    assert EXECUTION_OPEN == {Status.COMPLETED, Status.ACTIVE, Status.EXPIRING, Status.RENEWED}
+    assert SIGNED == {Status.COMPLETED, Status.ACTIVE, Status.EXPIRING, Status.RENEWED, Status.EXPIRED,
+                      Status.TERMINATED}
     assert EDITABLE.isdisjoint(TERMINAL) and IN_FORCE.isdisjoint(TERMINAL)
     assert all(Status.VOIDED in TRANSITIONS[s] for s in ENVELOPE_OPEN | EDITABLE)
 
