@@ -56,13 +56,12 @@ ARGS ?= --help
 admin: $(STAMP)
 	$(BIN)/python -m devstack admin $(ARGS)
 
-## Lint (ruff, mypy), the mutation sample (docs/testing.md), then every test tier: unit, integration, browser,
-## sandbox and reliability on two workers, beside the end-to-end tier (whole local stacks as processes, one at
-## a time, the 1,000-contract load among them); see tests/tiers.sh.
+## Lint (ruff, mypy), then every test tier: unit, integration, browser, sandbox and reliability on two workers,
+## beside the end-to-end tier (whole local stacks as processes, one at a time, the 1,000-contract load among
+## them) followed by the mutation sample (docs/testing.md); see tests/tiers.sh.
 test: system-test $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m tests.mutation.score sample
 	./tests/tiers.sh $(PYTEST_ARGS)
 
 ## Mutation testing of the pure domain and the intake's signatures against the unit tests (mutmut, plus the
