@@ -56,6 +56,14 @@ def gif() -> bytes:
             b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 
+def _entry(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    """A zip entry with a fixed time: the same bytes on every call (pytest-xdist's workers collect the
+    parametrized tests separately and must see the same ids)."""
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.compress_type = compress
+    return info
+
+
 def ooxml(main: str, part: str, extra: dict[str, bytes] | None = None) -> bytes:
     """An OOXML package: [Content_Types].xml naming its main part (ECMA-376 part 2), and that part."""
     types = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="{OOXML_NS}">'
@@ -63,10 +71,10 @@ def ooxml(main: str, part: str, extra: dict[str, bytes] | None = None) -> bytes:
              f'<Override PartName="/{part}" ContentType="{main}"/></Types>')
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
-        package.writestr("[Content_Types].xml", types)
-        package.writestr(part, "<document/>")
+        package.writestr(_entry("[Content_Types].xml"), types)
+        package.writestr(_entry(part), "<document/>")
         for name, body in (extra or {}).items():
-            package.writestr(name, body)
+            package.writestr(_entry(name), body)
     return out.getvalue()
 
 
@@ -85,7 +93,7 @@ def docm() -> bytes:
 def plain_zip() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("readme.txt", "hello")
+        archive.writestr(_entry("readme.txt", zipfile.ZIP_STORED), "hello")
     return out.getvalue()
 
 
