@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -43,13 +42,13 @@ from typing import Any
 from unittest.mock import patch
 
 from bench.bench_reminders import _environment, _fast_moto_sorts
+from bench.report import write_section
 
 SIZES = (1_000, 100_000)
 NOW = datetime(2030, 6, 15, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 RANGE_DAYS = 90
 TENANT = "demo"
 SAMPLE = Path(__file__).resolve().parents[1] / "devstack" / "samples" / "sales.json"
-BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 START, END = "<!-- bench_analytics:start -->", "<!-- bench_analytics:end -->"
 COMMAND = ".venv/bin/python -m bench.bench_analytics"
 ROUTES = ("summary", "receivables", "renewals")
@@ -281,13 +280,7 @@ def report(results: list[SizeResult]) -> str:
 
 
 def write(section: str) -> None:
-    block = f"{START}\n{section}{END}\n"
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    BENCHMARKS.write_text(text)
+    write_section("bench_analytics", f"{START}\n{section}{END}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

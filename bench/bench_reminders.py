@@ -29,16 +29,16 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from unittest.mock import patch
+
+from bench.report import write_section
 
 SIZES = (1_000, 100_000)
 PENDING_PER_CONTRACT = 2
@@ -47,7 +47,6 @@ FIRST_RUN = datetime(2030, 3, 12, 1, 0, tzinfo=UTC)  # Tue 09:00 in Shanghai
 # A night run (03:00 local: nothing due), the first two business hours, the next morning.
 RUNS = (FIRST_RUN - timedelta(hours=6), FIRST_RUN, FIRST_RUN + timedelta(hours=1), FIRST_RUN + timedelta(days=1))
 MEASURED_SCAN_MAX = 10_000  # contracts up to which the baseline scan is run (moto pages a scan slowly)
-BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 START, END = "<!-- bench_reminders:start -->", "<!-- bench_reminders:end -->"
 COMMAND = ".venv/bin/python -m bench.bench_reminders"
 
@@ -246,13 +245,7 @@ def report(results: list[SizeResult]) -> str:
 
 
 def write(section: str) -> None:
-    block = f"{START}\n{section}{END}\n"
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    BENCHMARKS.write_text(text)
+    write_section("bench_reminders", f"{START}\n{section}{END}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
