@@ -18,8 +18,8 @@ item per UTC creation day and shard: at most days x 4 items, MAX_DAYS bounding t
 of the open payment milestones due before today (the overdue ones), and the execution counters
 (BatchGetItem per 100 days, one GetItem). Time to sign is exact: each day item keeps the seconds of
 its signed contracts, and the median and p90 are taken over them. `summarize_counters` is the pure
-aggregation of those items; `contract_facts` and `summarize` compute the same summary from contracts
-and timelines (what the rebuild and the tests check against).
+aggregation of those items (the tests compare it with the same figures computed from the contracts
+and their timelines, tests/support/analytics_oracle.py).
 """
 
 from __future__ import annotations
@@ -29,16 +29,13 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.contracts.lifecycle import IN_FORCE, Status
-from chalicelib.contracts.money import decimal_to_str, parse_amount
+from chalicelib.contracts.money import decimal_to_str
 from chalicelib.core.errors import BadRequest
-from chalicelib.reminders.milestones import milestones_view
 from chalicelib.store import analytics, execution_log
 from chalicelib.store import contracts as store
 from chalicelib.store.analytics_rows import IN_FORCE_STATUSES, Row, hours_of
@@ -46,29 +43,7 @@ from chalicelib.web.collections import money
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
-SIGNED: frozenset[str] = frozenset(s.value for s in (
-    Status.COMPLETED, Status.ACTIVE, Status.EXPIRING, Status.RENEWED, Status.EXPIRED, Status.TERMINATED))
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-@dataclass(frozen=True)
-class ContractFacts:
-    """What the summary needs of one contract, already read from the store."""
-
-    status: str
-    contract_type: str
-    currency: str | None
-    amount: Decimal | None
-    sent_at: datetime | None = None  # the first envelope_sent
-    completed_at: datetime | None = None  # the first envelope_completed
-    reminders_sent: int = 0
-    overdue: tuple[Decimal, ...] = field(default_factory=tuple)  # the open amount of each overdue payment
-
-    @property
-    def hours_to_sign(self) -> float | None:
-        if self.sent_at is None or self.completed_at is None or self.completed_at < self.sent_at:
-            return None
-        return (self.completed_at - self.sent_at).total_seconds() / 3600
 
 
 def parse_range(params: Mapping[str, str] | None, today: date) -> tuple[date, date]:
@@ -108,32 +83,6 @@ def _shift(day: date, days: int) -> date:
         return date.max if days > 0 else date.min
 
 
-def contract_facts(status: str, contract_type: str, document: Mapping[str, Any],
-                   milestones: Mapping[str, Any] | None, events: Iterable[tuple[str, datetime]],
-                   today: date) -> ContractFacts:
-    """Facts from a contract's fields, its stored milestone states and its timeline (type, at)."""
-
-    sent_at = completed_at = None
-    reminders = 0
-    for type_, at in sorted(events, key=lambda e: e[1]):
-        if type_ == "envelope_sent" and sent_at is None:
-            sent_at = at
-        elif type_ == "envelope_completed" and completed_at is None:
-            completed_at = at
-        elif type_ == "reminder_sent":
-            reminders += 1
-    overdue: tuple[Decimal, ...] = ()
-    if status in IN_FORCE:
-        view = milestones_view(document, milestones, today)
-        overdue = tuple(Decimal(p["remaining"]) for p in view["payment"] if p["overdue"])
-    amount = document.get("amount")
-    return ContractFacts(
-        status=status, contract_type=contract_type, currency=document.get("currency") or None,
-        amount=parse_amount(str(amount)) if amount is not None else None,
-        sent_at=sent_at, completed_at=completed_at, reminders_sent=reminders, overdue=overdue,
-    )
-
-
 def percentile(values: list[float], pct: float) -> float | None:
     """Nearest-rank percentile (a value that occurred), None for no values."""
     if not values:
@@ -142,55 +91,9 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[max(math.ceil(pct / 100 * len(ordered)), 1) - 1]
 
 
-def _money(totals: Mapping[str, Decimal]) -> dict[str, str]:
-    return {currency: decimal_to_str(total) for currency, total in sorted(totals.items())}
-
-
 def _hours(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
-
-def summarize(facts: Iterable[ContractFacts], start: date, end: date) -> dict[str, Any]:
-    facts = list(facts)
-    by_status = Counter(f.status for f in facts)
-    by_type = Counter(f.contract_type for f in facts)
-    value: dict[str, Decimal] = {}
-    signed_value: dict[str, Decimal] = {}
-    overdue_count: Counter[str] = Counter()
-    overdue_amount: dict[str, Decimal] = {}
-    for f in facts:
-        if f.currency and f.amount is not None:
-            value[f.currency] = value.get(f.currency, Decimal(0)) + f.amount
-            if f.status in SIGNED:
-                signed_value[f.currency] = signed_value.get(f.currency, Decimal(0)) + f.amount
-        for remaining in f.overdue:
-            currency = f.currency or ""
-            overdue_count[currency] += 1
-            overdue_amount[currency] = overdue_amount.get(currency, Decimal(0)) + remaining
-    hours = [h for h in (f.hours_to_sign for f in facts) if h is not None]
-    return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "contracts": len(facts),
-        "by_status": dict(sorted(by_status.items())),
-        "by_type": dict(sorted(by_type.items())),
-        "value_by_currency": _money(value),
-        "signed_value_by_currency": _money(signed_value),
-        "time_to_sign_hours": {
-            "count": len(hours),
-            "median": _hours(statistics.median(hours) if hours else None),
-            "p90": _hours(percentile(hours, 90)),
-        },
-        "reminders_sent": sum(f.reminders_sent for f in facts),
-        "overdue_payments": {
-            "count": sum(overdue_count.values()),
-            "by_currency": {c: {"count": overdue_count[c], "open_amount": decimal_to_str(overdue_amount[c])}
-                            for c in sorted(overdue_amount)},
-        },
-    }
-
-
-# --- from the counters kept as contracts change -------------------------------------------------
 
 def _named(totals: Mapping[str, Decimal], prefix: str) -> dict[str, Decimal]:
     return {name[len(prefix):]: value for name, value in totals.items() if name.startswith(prefix) and value != 0}
@@ -200,7 +103,7 @@ def summarize_counters(days: Iterable[tuple[Mapping[str, Decimal], Iterable[str]
                        overdue: Iterable[tuple[str, Decimal]], start: date, end: date) -> dict[str, Any]:
     """The summary from the range's day items (`store.analytics.day_items`: counters, and the set of
     each signed contract's seconds to sign) and the overdue payments (currency, open amount): the same
-    figures `summarize` computes from the contracts themselves."""
+    figures the contracts and their timelines give."""
     totals: dict[str, Decimal] = {}
     members: set[str] = set()
     for numbers, signed in days:

@@ -104,7 +104,7 @@ def independent_summary(tenant_id: str, start: date, end: date, now: datetime) -
     """The summary as it was computed before the counters: every contract and its whole timeline."""
     from chalicelib.reminders.planning import contract_zone
     from chalicelib.reminders.scheduling import tenant_settings
-    from chalicelib.web.analytics import contract_facts, summarize
+    from tests.support.analytics_oracle import contract_facts, summarize
 
     facts = []
     lower = datetime.combine(start, datetime.min.time(), tzinfo=UTC)

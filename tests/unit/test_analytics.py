@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.core.errors import BadRequest
-from chalicelib.web.analytics import ContractFacts, contract_facts, parse_range, percentile, summarize
+from chalicelib.web.analytics import parse_range, percentile
+from tests.support.analytics_oracle import ContractFacts, contract_facts, summarize
 
 T0 = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
 DOC = {
