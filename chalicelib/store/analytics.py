@@ -157,8 +157,10 @@ class Changes:
 
 
 def changes(before: StoredContract | None, after: StoredContract, *, reminders: int = 0,
-            signed_seconds: int | None = None) -> Changes:
-    """The analytics writes of a contract going from `before` (None: created) to `after`."""
+            signed_seconds: int | None = None, with_rows: bool = True) -> Changes:
+    """The analytics writes of a contract going from `before` (None: created) to `after`; `with_rows=False`
+    for a write that cannot move its rows (a reminder sent: no read of the contract's list or the
+    tenant's settings on the hourly run's path)."""
     out = Changes(tenant_id=after.tenant_id, contract_id=after.contract_id)
     delta = counter_delta(before, after)
     shard = shard_of(after.contract_id)
@@ -171,7 +173,7 @@ def changes(before: StoredContract | None, after: StoredContract, *, reminders: 
         out.counters[(stats_pk(after.tenant_id), day_sk(after.created_at.date(), shard))] = day_actions
     if GAUGE in delta:
         out.counters[(stats_pk(after.tenant_id), gauge_sk(shard))] = [Path(["n"]).add(_n(delta[GAUGE]))]
-    if (before is None or before.status not in OPEN_STATUSES) and after.status not in OPEN_STATUSES:
+    if not with_rows or ((before is None or before.status not in OPEN_STATUSES) and after.status not in OPEN_STATUSES):
         return out  # no rows before or after: nothing to read
     stored = _manifest(after.tenant_id, after.contract_id)
     rows = projection_rows(after, tenant_settings(after.tenant_id))

@@ -550,7 +550,7 @@ def append_event(
     if type_ != "reminder_sent":
         event.save()
         return
-    counted = analytics.changes(contract, contract, reminders=1)
+    counted = analytics.changes(contract, contract, reminders=1, with_rows=False)
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.save(event)

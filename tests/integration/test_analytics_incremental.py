@@ -320,3 +320,13 @@ def test_a_settings_change_moves_a_renewal_deadline_through_the_replan_job(stack
     # Seven days earlier to be received in time: Thu 2030-10-24.
     after = get(stack, "renewals", "?as_of=2030-10-01")["contracts"]
     assert [(r["contract_id"], r["deadline"]) for r in after] == [(contract.contract_id, "2030-10-24")]
+
+
+def test_a_reminder_sent_counts_in_one_write_and_reads_nothing(stack: StackHarness) -> None:
+    """The hourly run's path: a reminder sent adds to its day's counter with the event, and reads
+    neither the contract's rows nor the tenant's settings (it cannot move a row)."""
+    contract = signed(stack, "reminded-once")
+    with dynamodb_calls() as calls:
+        store.append_event(contract, "reminder_sent", {"kind": "expiry"})
+    assert [operation for operation, _, _ in calls] == ["TransactWriteItems"]
+    assert get(stack, "summary")["reminders_sent"] == 1
